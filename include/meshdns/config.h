@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright (c) 2026 the meshdns authors
+ *
+ * The configuration file: JSON with comments, validated completely before
+ * use. Every problem becomes one "FILE:LINE: KEY: message" line, so that
+ * `meshdns -t` reports all of them at once. Loop thread only.
+ */
+#ifndef MESHDNS_CONFIG_H
+#define MESHDNS_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "meshdns/error.h"
+#include "meshdns/log.h"
+#include "meshdns/service.h"
+
+#define CONFIG_DEFAULT_DOMAIN		"mesh.local"
+#define CONFIG_DEFAULT_LISTEN		"127.0.0.1:53"
+#define CONFIG_DEFAULT_TTL_S		5
+#define CONFIG_DEFAULT_NEG_TTL_S	5
+#define CONFIG_DEFAULT_EDNS_SIZE	1232
+#define CONFIG_DEFAULT_TCP_MAX		1000
+#define CONFIG_DEFAULT_TCP_IDLE_MS	10000
+
+struct config_listen {
+	struct sockaddr_storage addr;
+	socklen_t addr_len;
+	char text[64];			/* as written, for logs */
+};
+
+struct config {
+	char *path;
+	struct config_listen *listen;
+	size_t n_listen;
+	char *domain;			/* lowercase, no trailing dot */
+	uint32_t ttl_s;
+	uint32_t negative_ttl_s;
+	uint16_t edns_buffer_size;
+	uint32_t tcp_max_connections;
+	uint32_t tcp_idle_timeout_ms;
+	bool log_level_set;
+	enum log_level log_level;
+	struct svc_spec *services;
+	size_t n_services;
+};
+
+/** Accumulated error lines ("FILE:LINE: KEY: message\n"). */
+struct config_errors {
+	char *text;			/* NUL-terminated; caller frees */
+	size_t len;
+	size_t cap;
+	unsigned count;
+};
+
+/**
+ * Read and validate a config file.
+ * @param path  file to read
+ * @param out   on success a new config, caller frees with config_delete()
+ * @param errs  zero-initialised; receives every error; caller frees
+ *              errs->text
+ * @return 0, MESHDNS_ECONFIG (see errs) or MESHDNS_ENOMEM
+ */
+int config_load(const char *path, struct config **out, struct config_errors *errs)
+	MESHDNS_WUR;
+
+/** Same as config_load() on a string already in memory; @p path names it. */
+int config_parse(const char *path, const char *text, size_t len,
+		 struct config **out, struct config_errors *errs) MESHDNS_WUR;
+
+/** Free a config. NULL is fine. */
+void config_delete(struct config *cfg);
+
+/**
+ * Parse "ADDR:PORT" or "[V6ADDR]:PORT" into @p out.
+ * @return 0 or MESHDNS_EINVAL
+ */
+int config_parse_listen(const char *text, struct config_listen *out) MESHDNS_WUR;
+
+/** Is @p s a lowercase RFC 1123 label (a-z, 0-9, '-', 1..63 chars)? */
+bool config_is_dns1123_label(const char *s);
+
+/** Is @p s a port name (IANA_SVC_NAME: 1..15 chars of a-z0-9-, a letter, no "--")? */
+bool config_is_port_name(const char *s);
+
+
+#endif

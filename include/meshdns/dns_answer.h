@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright (c) 2026 the meshdns authors
+ *
+ * Pure: one query's bytes plus a snapshot in, the reply's bytes out. No
+ * I/O, no allocation, no locks; scratch space comes from the caller (one
+ * per thread). Truncation, EDNS and error replies are all decided here.
+ */
+#ifndef MESHDNS_DNS_ANSWER_H
+#define MESHDNS_DNS_ANSWER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "meshdns/dns_msg.h"
+#include "meshdns/snapshot.h"
+
+#define DNS_ANSWER_MAX_RECORDS 4096
+
+/** Per-thread scratch space for dns_answer(). */
+struct dns_answer_scratch {
+	uint32_t target[DNS_ANSWER_MAX_RECORDS];
+	uint16_t offset[DNS_ANSWER_MAX_RECORDS];
+};
+
+/** What happened, for counters and logs. */
+struct dns_answer_info {
+	enum dns_parse_result parse;
+	uint8_t rcode;		/* full (extended) rcode */
+	bool truncated;		/* TC set */
+	bool answered;		/* false: dropped */
+	uint16_t qtype;
+};
+
+/**
+ * Answer one query.
+ * @param snap     current snapshot (must not be NULL)
+ * @param pkt,len  the query as received
+ * @param tcp      received over TCP (no size limit but 65535)
+ * @param out      reply buffer, at least DNS_MAX_MSG bytes for TCP, at
+ *                 least snap->edns_buffer_size (and 512) for UDP
+ * @param scratch  caller's per-thread scratch
+ * @return reply length, 0 when the packet must be dropped
+ */
+size_t dns_answer(const struct snapshot *snap, const uint8_t *pkt, size_t len,
+		  bool tcp, uint8_t *out, size_t out_cap,
+		  struct dns_answer_scratch *scratch, struct dns_answer_info *info);
+
+#endif

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright (c) 2026 the meshdns authors
+ *
+ * The mutable truth about services, owned by the loop thread. Sources
+ * (static config, Kubernetes) set and remove services; each change marks
+ * the registry dirty, and registry_publish() turns the current state into
+ * a new immutable snapshot with one pointer swap. Only the changed
+ * services are rebuilt; the others are shared with the previous snapshot.
+ *
+ * Loop thread only, except registry_snapshot(), see there.
+ */
+#ifndef MESHDNS_REGISTRY_H
+#define MESHDNS_REGISTRY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "meshdns/error.h"
+#include "meshdns/service.h"
+#include "meshdns/snapshot.h"
+
+struct registry;
+
+/**
+ * Create an empty registry; publishes an empty snapshot at once.
+ * @param p  copied
+ * @return NULL on failure (no memory, bad domain)
+ */
+struct registry *registry_create(const struct snapshot_params *p);
+
+/** Free the registry and its snapshots. NULL is fine. */
+void registry_delete(struct registry *r);
+
+/**
+ * Add or replace a service (matched by namespace and name).
+ * @param spec  copied; the caller keeps it
+ * @return 0 or MESHDNS_ENOMEM (the registry keeps its previous state)
+ */
+int registry_set_service(struct registry *r, const struct svc_spec *spec)
+	MESHDNS_WUR;
+
+/**
+ * Remove a service. @return 0 or MESHDNS_ENOENT.
+ */
+int registry_remove_service(struct registry *r, const char *ns, const char *name);
+
+/**
+ * Replace the whole set of services by @p specs: services not in the list
+ * are removed, unchanged ones keep their objects. Used by config reload and
+ * by relists, so that answers never go through an empty state.
+ * @return 0 or MESHDNS_ENOMEM
+ */
+int registry_replace_all(struct registry *r, const struct svc_spec *specs,
+			 size_t n) MESHDNS_WUR;
+
+/**
+ * Publish pending changes as a new snapshot (no-op when nothing changed).
+ * The previous snapshot is retired: freed once no reader can hold it (with
+ * all readers on the loop thread, at once).
+ * @return 0 or MESHDNS_ENOMEM (the previous snapshot stays current)
+ */
+int registry_publish(struct registry *r) MESHDNS_WUR;
+
+/**
+ * The current snapshot. Valid until the next registry_publish() on the
+ * loop thread. Never NULL.
+ */
+const struct snapshot *registry_snapshot(const struct registry *r);
+
+/** Number of services currently held. */
+size_t registry_count(const struct registry *r);
+
+#endif

@@ -1,0 +1,837 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright (c) 2026 the meshdns authors
+ *
+ * Config file reading and validation. Syntax is checked by json_lines.c
+ * (which knows lines), the tree is built by cJSON, and every key is
+ * checked here against what meshdns understands: unknown keys, wrong
+ * types, bad values and duplicates are errors, never silently ignored.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <cjson/cJSON.h>
+#include <ctype.h>
+#include <limits.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "json_lines.h"
+#include "meshdns/config.h"
+#include "meshdns/dns_msg.h"
+
+#define MAX_FILE_SIZE	(64u << 20)
+#define PATH_LEN	192
+
+/* cJSON item -> line, sorted by pointer for bsearch. */
+struct item_line {
+	const cJSON *item;
+	int line;
+};
+
+struct ctx {
+	const char *file;
+	struct item_line *map;
+	size_t n_map;
+	struct config_errors *errs;
+	bool nomem;
+};
+
+static void subpath(char *out, const char *path, const char *key);
+static void path_fmt(char *out, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* ------------------------------------------------------------ errors */
+
+static void errs_vadd(struct ctx *c, int line, const char *fmt, va_list ap)
+{
+	struct config_errors *e = c->errs;
+	char msg[512];
+	int n;
+
+	if (line > 0)
+		n = snprintf(msg, sizeof(msg), "%s:%d: ", c->file, line);
+	else
+		n = snprintf(msg, sizeof(msg), "%s: ", c->file);
+	if (n < 0)
+		n = 0;
+	vsnprintf(msg + n, sizeof(msg) - (size_t)n, fmt, ap);
+	size_t l = strlen(msg);
+	if (e->len + l + 2 > e->cap) {
+		size_t cap = (e->cap ? e->cap * 2 : 256) + l + 2;
+		char *t = realloc(e->text, cap);
+		if (!t) {
+			c->nomem = true;
+			return;
+		}
+		e->text = t;
+		e->cap = cap;
+	}
+	memcpy(e->text + e->len, msg, l);
+	e->len += l;
+	e->text[e->len++] = '\n';
+	e->text[e->len] = '\0';
+	e->count++;
+}
+
+static void errs_add(struct ctx *c, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void errs_add(struct ctx *c, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	errs_vadd(c, line, fmt, ap);
+	va_end(ap);
+}
+
+static int cmp_item(const void *a, const void *b)
+{
+	const struct item_line *x = a, *y = b;
+
+	return x->item < y->item ? -1 : x->item > y->item;
+}
+
+static int line_of(const struct ctx *c, const cJSON *item)
+{
+	struct item_line key = { .item = item };
+	const struct item_line *hit;
+
+	if (!item || !c->map)
+		return 0;
+	hit = bsearch(&key, c->map, c->n_map, sizeof(key), cmp_item);
+	return hit ? hit->line : 0;
+}
+
+/* "KEYPATH: message" at the item's line. */
+static void bad(struct ctx *c, const cJSON *item, const char *path,
+		const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void bad(struct ctx *c, const cJSON *item, const char *path,
+		const char *fmt, ...)
+{
+	char msg[384];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	errs_add(c, line_of(c, item), "%s: %s", path, msg);
+}
+
+/* Pre-order walk in the order json_lines recorded lines. */
+static int map_walk(struct ctx *c, const cJSON *item, const struct json_lines *jl,
+		    size_t *idx)
+{
+	for (; item; item = item->next) {
+		if (*idx >= jl->n)
+			return MESHDNS_EMALF;
+		c->map[*idx].item = item;
+		c->map[*idx].line = jl->lines[*idx];
+		(*idx)++;
+		if (item->child && map_walk(c, item->child, jl, idx) < 0)
+			return MESHDNS_EMALF;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ validators */
+
+bool config_is_dns1123_label(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > DNS_MAX_LABEL || s[0] == '-' || s[n - 1] == '-')
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (!(islower((unsigned char)s[i]) || isdigit((unsigned char)s[i]) ||
+		      s[i] == '-'))
+			return false;
+	}
+	return true;
+}
+
+bool config_is_port_name(const char *s)
+{
+	size_t n = strlen(s);
+	bool letter = false;
+
+	if (n == 0 || n > 15 || s[0] == '-' || s[n - 1] == '-' || strstr(s, "--"))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (islower((unsigned char)s[i]))
+			letter = true;
+		else if (!isdigit((unsigned char)s[i]) && s[i] != '-')
+			return false;
+	}
+	return letter;
+}
+
+static bool parse_port_number(const char *s, uint16_t *out)
+{
+	char *end;
+	long v;
+
+	if (!isdigit((unsigned char)*s))
+		return false;
+	v = strtol(s, &end, 10);
+	if (*end || v < 1 || v > 65535)
+		return false;
+	*out = (uint16_t)v;
+	return true;
+}
+
+int config_parse_listen(const char *text, struct config_listen *out)
+{
+	char host[INET6_ADDRSTRLEN + 2];
+	const char *colon;
+	uint16_t port;
+	size_t hl;
+
+	memset(out, 0, sizeof(*out));
+	if (strlen(text) >= sizeof(out->text))
+		return MESHDNS_EINVAL;
+	if (text[0] == '[') {
+		const char *close = strchr(text, ']');
+		if (!close || close[1] != ':')
+			return MESHDNS_EINVAL;
+		hl = (size_t)(close - text - 1);
+		colon = close + 1;
+		if (hl == 0 || hl >= sizeof(host))
+			return MESHDNS_EINVAL;
+		memcpy(host, text + 1, hl);
+		host[hl] = '\0';
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&out->addr;
+		if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
+			return MESHDNS_EINVAL;
+		if (!parse_port_number(colon + 1, &port))
+			return MESHDNS_EINVAL;
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		out->addr_len = sizeof(*sin6);
+	} else {
+		colon = strrchr(text, ':');
+		if (!colon)
+			return MESHDNS_EINVAL;
+		hl = (size_t)(colon - text);
+		if (hl == 0 || hl >= sizeof(host))
+			return MESHDNS_EINVAL;
+		memcpy(host, text, hl);
+		host[hl] = '\0';
+		struct sockaddr_in *sin = (struct sockaddr_in *)&out->addr;
+		if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
+			return MESHDNS_EINVAL;
+		if (!parse_port_number(colon + 1, &port))
+			return MESHDNS_EINVAL;
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		out->addr_len = sizeof(*sin);
+	}
+	snprintf(out->text, sizeof(out->text), "%s", text);
+	return 0;
+}
+
+/* ------------------------------------------------------------ typed getters */
+
+static const char *type_name(const cJSON *v)
+{
+	if (cJSON_IsString(v))
+		return "a string";
+	if (cJSON_IsNumber(v))
+		return "a number";
+	if (cJSON_IsBool(v))
+		return "a boolean";
+	if (cJSON_IsNull(v))
+		return "null";
+	if (cJSON_IsArray(v))
+		return "an array";
+	if (cJSON_IsObject(v))
+		return "an object";
+	return "invalid";
+}
+
+/*
+ * Check an object: it is an object, has no key twice and no key outside
+ * @p allowed (NULL-terminated). @return false when not an object.
+ */
+static bool check_object(struct ctx *c, const cJSON *obj, const char *path,
+			 const char *const allowed[])
+{
+	char sub[PATH_LEN];
+
+	if (!cJSON_IsObject(obj)) {
+		bad(c, obj, path, "must be an object, not %s", type_name(obj));
+		return false;
+	}
+	for (const cJSON *m = obj->child; m; m = m->next) {
+		bool known = false;
+		subpath(sub, path, m->string);
+		for (unsigned i = 0; allowed[i]; i++)
+			known |= strcmp(allowed[i], m->string) == 0;
+		if (!known)
+			bad(c, m, sub, "unknown key");
+		for (const cJSON *p = obj->child; p != m; p = p->next) {
+			if (strcmp(p->string, m->string) == 0) {
+				bad(c, m, sub, "duplicate key (first at line %d)",
+				    line_of(c, p));
+				break;
+			}
+		}
+	}
+	return true;
+}
+
+static const cJSON *member(const cJSON *obj, const char *key)
+{
+	for (const cJSON *m = obj->child; m; m = m->next) {
+		if (strcmp(m->string, key) == 0)
+			return m;
+	}
+	return NULL;
+}
+
+/* Key paths are for messages: a (very unlikely) cut one is fine. */
+static void path_fmt(char *out, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void path_fmt(char *out, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(out, PATH_LEN, fmt, ap);
+	va_end(ap);
+}
+
+static void subpath(char *out, const char *path, const char *key)
+{
+	path_fmt(out, "%s%s%s", path, *path ? "." : "", key);
+}
+
+/* Unsigned integer in [min, max]; absent leaves *out (the default). */
+static void get_uint(struct ctx *c, const cJSON *obj, const char *path,
+		     const char *key, uint32_t min, uint32_t max, uint32_t *out)
+{
+	const cJSON *v = member(obj, key);
+	char p[PATH_LEN];
+
+	if (!v)
+		return;
+	subpath(p, path, key);
+	if (!cJSON_IsNumber(v)) {
+		bad(c, v, p, "must be a number, not %s", type_name(v));
+		return;
+	}
+	double d = v->valuedouble;
+	if (d != floor(d) || d < min || d > max) {
+		bad(c, v, p, "must be a whole number from %u to %u, not %g", min,
+		    max, d);
+		return;
+	}
+	*out = (uint32_t)d;
+}
+
+/* String member; absent returns NULL without error. */
+static const char *get_string(struct ctx *c, const cJSON *obj, const char *path,
+			      const char *key, bool required)
+{
+	const cJSON *v = member(obj, key);
+	char p[PATH_LEN];
+
+	subpath(p, path, key);
+	if (!v) {
+		if (required)
+			bad(c, obj, p, "is required");
+		return NULL;
+	}
+	if (!cJSON_IsString(v)) {
+		bad(c, v, p, "must be a string, not %s", type_name(v));
+		return NULL;
+	}
+	return v->valuestring;
+}
+
+static char *dup_or_flag(struct ctx *c, const char *s)
+{
+	char *d = strdup(s);
+
+	if (!d)
+		c->nomem = true;
+	return d;
+}
+
+/* ------------------------------------------------------------ sections */
+
+static void parse_listen(struct ctx *c, const cJSON *root, struct config *cfg)
+{
+	const cJSON *v = member(root, "listen");
+	char p[PATH_LEN];
+	size_t i = 0;
+
+	if (!v)
+		return;
+	if (!cJSON_IsArray(v)) {
+		bad(c, v, "listen", "must be an array of \"ADDR:PORT\" strings, not %s",
+		    type_name(v));
+		return;
+	}
+	size_t n = (size_t)cJSON_GetArraySize(v);
+	if (n == 0) {
+		bad(c, v, "listen", "must name at least one address");
+		return;
+	}
+	struct config_listen *l = calloc(n, sizeof(*l));
+	if (!l) {
+		c->nomem = true;
+		return;
+	}
+	free(cfg->listen);
+	cfg->listen = l;
+	cfg->n_listen = 0;
+	for (const cJSON *e = v->child; e; e = e->next, i++) {
+		path_fmt(p, "listen[%zu]", i);
+		if (!cJSON_IsString(e)) {
+			bad(c, e, p, "must be a string, not %s", type_name(e));
+			continue;
+		}
+		if (config_parse_listen(e->valuestring, &l[cfg->n_listen]) < 0) {
+			bad(c, e, p, "\"%s\" is not ADDR:PORT or [V6ADDR]:PORT with a port from 1 to 65535",
+			    e->valuestring);
+			continue;
+		}
+		for (size_t j = 0; j < cfg->n_listen; j++) {
+			if (l[j].addr_len == l[cfg->n_listen].addr_len &&
+			    memcmp(&l[j].addr, &l[cfg->n_listen].addr, l[j].addr_len) == 0) {
+				bad(c, e, p, "\"%s\" is listed twice", e->valuestring);
+				goto next;
+			}
+		}
+		cfg->n_listen++;
+next:;
+	}
+}
+
+static void parse_port(struct ctx *c, const cJSON *o, const char *path,
+		       struct svc_port *port)
+{
+	static const char *const keys[] = { "name", "port", "protocol", NULL };
+	const char *s;
+	uint32_t num = 0;
+	char p[PATH_LEN];
+
+	if (!check_object(c, o, path, keys))
+		return;
+	s = get_string(c, o, path, "name", false);
+	subpath(p, path, "name");
+	if (s && *s && !config_is_port_name(s))
+		bad(c, member(o, "name"), p,
+		    "\"%s\" is not a port name (1-15 of a-z 0-9 '-', with a letter)", s);
+	port->name = dup_or_flag(c, s ? s : "");
+	if (!member(o, "port")) {
+		subpath(p, path, "port");
+		bad(c, o, p, "is required");
+	}
+	get_uint(c, o, path, "port", 1, 65535, &num);
+	port->port = (uint16_t)num;
+	port->proto = SVC_PROTO_TCP;
+	s = get_string(c, o, path, "protocol", false);
+	if (s) {
+		subpath(p, path, "protocol");
+		if (strcasecmp(s, "tcp") == 0)
+			port->proto = SVC_PROTO_TCP;
+		else if (strcasecmp(s, "udp") == 0)
+			port->proto = SVC_PROTO_UDP;
+		else if (strcasecmp(s, "sctp") == 0)
+			port->proto = SVC_PROTO_SCTP;
+		else
+			bad(c, member(o, "protocol"), p,
+			    "\"%s\" is not tcp, udp or sctp", s);
+	}
+}
+
+static void parse_endpoint(struct ctx *c, const cJSON *o, const char *path,
+			   struct svc_endpoint *ep)
+{
+	static const char *const keys[] = { "address", "hostname", "zone",
+					    "weight", NULL };
+	const char *s;
+	char p[PATH_LEN];
+
+	if (!check_object(c, o, path, keys))
+		return;
+	s = get_string(c, o, path, "address", true);
+	if (s) {
+		subpath(p, path, "address");
+		if (inet_pton(AF_INET, s, ep->addr) == 1)
+			ep->family = AF_INET;
+		else if (inet_pton(AF_INET6, s, ep->addr) == 1)
+			ep->family = AF_INET6;
+		else
+			bad(c, member(o, "address"), p, "\"%s\" is not an IP address", s);
+	}
+	s = get_string(c, o, path, "hostname", false);
+	if (s) {
+		subpath(p, path, "hostname");
+		if (!config_is_dns1123_label(s))
+			bad(c, member(o, "hostname"), p,
+			    "\"%s\" is not a DNS label (1-63 of a-z 0-9 '-')", s);
+		else
+			ep->hostname = dup_or_flag(c, s);
+	}
+	s = get_string(c, o, path, "zone", false);
+	if (s) {
+		subpath(p, path, "zone");
+		if (!*s || strlen(s) > 63)
+			bad(c, member(o, "zone"), p, "must be 1 to 63 characters");
+		else
+			ep->zone = dup_or_flag(c, s);
+	}
+	ep->ready = true;
+	ep->weight = SVC_DEFAULT_WEIGHT;
+	get_uint(c, o, path, "weight", 0, SVC_MAX_WEIGHT, &ep->weight);
+}
+
+static bool same_endpoint_host(const struct svc_endpoint *a,
+			       const struct svc_endpoint *b)
+{
+	return a->hostname && b->hostname && a->family == b->family &&
+	       strcmp(a->hostname, b->hostname) == 0;
+}
+
+static void parse_service(struct ctx *c, const cJSON *o, const char *path,
+			  struct svc_spec *svc)
+{
+	static const char *const keys[] = { "name", "namespace", "ports",
+					    "endpoints", NULL };
+	const cJSON *arr;
+	const char *s;
+	char p[PATH_LEN];
+	size_t i;
+
+	if (!check_object(c, o, path, keys))
+		return;
+	s = get_string(c, o, path, "name", true);
+	if (s) {
+		subpath(p, path, "name");
+		/* Services are RFC 1035 labels: they must start with a letter. */
+		if (!config_is_dns1123_label(s) || !islower((unsigned char)s[0]))
+			bad(c, member(o, "name"), p,
+			    "\"%s\" is not a service name (a DNS label of a-z 0-9 '-' starting with a letter)",
+			    s);
+		else
+			svc->name = dup_or_flag(c, s);
+	}
+	s = get_string(c, o, path, "namespace", false);
+	subpath(p, path, "namespace");
+	if (s && !config_is_dns1123_label(s))
+		bad(c, member(o, "namespace"), p,
+		    "\"%s\" is not a namespace name (a DNS label of a-z 0-9 '-')", s);
+	else
+		svc->namespace = dup_or_flag(c, s ? s : "default");
+
+	arr = member(o, "ports");
+	subpath(p, path, "ports");
+	if (arr && !cJSON_IsArray(arr)) {
+		bad(c, arr, p, "must be an array, not %s", type_name(arr));
+	} else if (arr) {
+		size_t n = (size_t)cJSON_GetArraySize(arr);
+		svc->ports = calloc(n ? n : 1, sizeof(*svc->ports));
+		if (!svc->ports) {
+			c->nomem = true;
+			return;
+		}
+		svc->n_ports = n;
+		i = 0;
+		for (const cJSON *e = arr->child; e; e = e->next, i++) {
+			char pp[PATH_LEN];
+			path_fmt(pp, "%s.ports[%zu]", path, i);
+			parse_port(c, e, pp, &svc->ports[i]);
+			for (size_t j = 0; j < i; j++) {
+				const struct svc_port *a = &svc->ports[j], *b = &svc->ports[i];
+				if (a->name && b->name && *a->name &&
+				    strcmp(a->name, b->name) == 0)
+					bad(c, e, pp, "port name \"%s\" is used twice", b->name);
+				else if (a->port == b->port && a->proto == b->proto && b->port)
+					bad(c, e, pp, "port %u/%s is listed twice", b->port,
+					    svc_proto_name(b->proto));
+			}
+			if (n > 1 && svc->ports[i].name && !*svc->ports[i].name)
+				bad(c, e, pp, "needs a name: a service with several ports must name each");
+		}
+	}
+
+	arr = member(o, "endpoints");
+	subpath(p, path, "endpoints");
+	if (arr && !cJSON_IsArray(arr)) {
+		bad(c, arr, p, "must be an array, not %s", type_name(arr));
+	} else if (arr) {
+		size_t n = (size_t)cJSON_GetArraySize(arr);
+		svc->endpoints = calloc(n ? n : 1, sizeof(*svc->endpoints));
+		if (!svc->endpoints) {
+			c->nomem = true;
+			return;
+		}
+		svc->n_endpoints = n;
+		i = 0;
+		for (const cJSON *e = arr->child; e; e = e->next, i++) {
+			char pp[PATH_LEN];
+			struct svc_endpoint *b = &svc->endpoints[i];
+			path_fmt(pp, "%s.endpoints[%zu]", path, i);
+			parse_endpoint(c, e, pp, b);
+			for (size_t j = 0; j < i && b->family; j++) {
+				const struct svc_endpoint *a = &svc->endpoints[j];
+				if (a->family == b->family &&
+				    memcmp(a->addr, b->addr, a->family == AF_INET ? 4 : 16) == 0) {
+					bad(c, e, pp, "address is listed twice (also endpoints[%zu])", j);
+					break;
+				}
+				if (same_endpoint_host(a, b)) {
+					bad(c, e, pp, "hostname \"%s\" is used twice for one address family",
+					    b->hostname);
+					break;
+				}
+			}
+		}
+	}
+}
+
+static void parse_services(struct ctx *c, const cJSON *root, struct config *cfg)
+{
+	const cJSON *arr = member(root, "services");
+	size_t i = 0;
+
+	if (!arr)
+		return;
+	if (!cJSON_IsArray(arr)) {
+		bad(c, arr, "services", "must be an array, not %s", type_name(arr));
+		return;
+	}
+	size_t n = (size_t)cJSON_GetArraySize(arr);
+	cfg->services = calloc(n ? n : 1, sizeof(*cfg->services));
+	if (!cfg->services) {
+		c->nomem = true;
+		return;
+	}
+	cfg->n_services = n;
+	for (const cJSON *e = arr->child; e; e = e->next, i++) {
+		char p[PATH_LEN];
+		struct svc_spec *s = &cfg->services[i];
+		path_fmt(p, "services[%zu]", i);
+		parse_service(c, e, p, s);
+		for (size_t j = 0; j < i && s->name && s->namespace; j++) {
+			const struct svc_spec *o = &cfg->services[j];
+			if (o->name && o->namespace && strcmp(o->name, s->name) == 0 &&
+			    strcmp(o->namespace, s->namespace) == 0) {
+				bad(c, e, p, "service %s.%s is defined twice (also services[%zu])",
+				    s->name, s->namespace, j);
+				break;
+			}
+		}
+	}
+}
+
+static void parse_domain(struct ctx *c, const cJSON *root, struct config *cfg)
+{
+	const char *s = get_string(c, root, "", "domain", false);
+	uint8_t wire[DNS_MAX_NAME + 1];
+
+	if (!s)
+		return;
+	size_t n = strlen(s);
+	char *d = dup_or_flag(c, s);
+	if (!d)
+		return;
+	if (n > 0 && d[n - 1] == '.')
+		d[--n] = '\0';
+	for (size_t i = 0; i < n; i++)
+		d[i] = (char)tolower((unsigned char)d[i]);
+	/* Leave room for HOST.SVC.NS.svc under the domain. */
+	if (n == 0 || n > 120 || dns_name_from_str(d, wire) < 0) {
+		bad(c, member(root, "domain"), "domain",
+		    "\"%s\" is not a domain name (at most 120 characters)", s);
+		free(d);
+		return;
+	}
+	free(cfg->domain);
+	cfg->domain = d;
+}
+
+static void parse_root(struct ctx *c, const cJSON *root, struct config *cfg)
+{
+	static const char *const keys[] = {
+		"listen", "domain", "ttl", "negative_ttl", "edns_buffer_size",
+		"tcp_max_connections", "tcp_idle_timeout_ms", "log_level",
+		"services", NULL
+	};
+	uint32_t v;
+	const char *s;
+
+	if (!check_object(c, root, "", keys)) {
+		return;
+	}
+	parse_listen(c, root, cfg);
+	parse_domain(c, root, cfg);
+	get_uint(c, root, "", "ttl", 0, 3600, &cfg->ttl_s);
+	get_uint(c, root, "", "negative_ttl", 0, 3600, &cfg->negative_ttl_s);
+	v = cfg->edns_buffer_size;
+	get_uint(c, root, "", "edns_buffer_size", 512, 4096, &v);
+	cfg->edns_buffer_size = (uint16_t)v;
+	get_uint(c, root, "", "tcp_max_connections", 1, 1000000,
+		 &cfg->tcp_max_connections);
+	get_uint(c, root, "", "tcp_idle_timeout_ms", 100, 3600000,
+		 &cfg->tcp_idle_timeout_ms);
+	s = get_string(c, root, "", "log_level", false);
+	if (s) {
+		if (log_level_parse(s, &cfg->log_level) < 0)
+			bad(c, member(root, "log_level"), "log_level",
+			    "\"%s\" is not debug, info, warn or error", s);
+		else
+			cfg->log_level_set = true;
+	}
+	parse_services(c, root, cfg);
+}
+
+/* ------------------------------------------------------------ entry points */
+
+static struct config *config_defaults(const char *path)
+{
+	struct config *cfg = calloc(1, sizeof(*cfg));
+
+	if (!cfg)
+		return NULL;
+	cfg->path = strdup(path);
+	cfg->domain = strdup(CONFIG_DEFAULT_DOMAIN);
+	cfg->listen = calloc(1, sizeof(*cfg->listen));
+	if (!cfg->path || !cfg->domain || !cfg->listen ||
+	    config_parse_listen(CONFIG_DEFAULT_LISTEN, cfg->listen) < 0) {
+		config_delete(cfg);
+		return NULL;
+	}
+	cfg->n_listen = 1;
+	cfg->ttl_s = CONFIG_DEFAULT_TTL_S;
+	cfg->negative_ttl_s = CONFIG_DEFAULT_NEG_TTL_S;
+	cfg->edns_buffer_size = CONFIG_DEFAULT_EDNS_SIZE;
+	cfg->tcp_max_connections = CONFIG_DEFAULT_TCP_MAX;
+	cfg->tcp_idle_timeout_ms = CONFIG_DEFAULT_TCP_IDLE_MS;
+	cfg->log_level = LOG_LEVEL_INFO;
+	return cfg;
+}
+
+int config_parse(const char *path, const char *text, size_t len,
+		 struct config **out, struct config_errors *errs)
+{
+	struct ctx c = { .file = path, .errs = errs };
+	struct json_lines jl;
+	struct config *cfg = NULL;
+	cJSON *root = NULL;
+	char *copy = NULL;
+	int ret = MESHDNS_ECONFIG;
+
+	*out = NULL;
+	if (json_lines_scan(text, len, &jl) < 0) {
+		if (jl.err[0])
+			errs_add(&c, jl.err_line, "syntax error: %s", jl.err);
+		else
+			c.nomem = true;
+		goto out;
+	}
+	copy = malloc(len + 1);
+	if (!copy) {
+		c.nomem = true;
+		goto out;
+	}
+	memcpy(copy, text, len);
+	copy[len] = '\0';
+	cJSON_Minify(copy);
+	root = cJSON_ParseWithOpts(copy, NULL, 1);
+	if (!root) {
+		errs_add(&c, 0, "syntax error: the JSON parser rejected the file");
+		goto out;
+	}
+	c.map = calloc(jl.n ? jl.n : 1, sizeof(*c.map));
+	if (!c.map) {
+		c.nomem = true;
+		goto out;
+	}
+	size_t idx = 0;
+	if (map_walk(&c, root, &jl, &idx) < 0 || idx != jl.n) {
+		/* Should not happen; lines are then just missing. */
+		free(c.map);
+		c.map = NULL;
+	} else {
+		c.n_map = idx;
+		qsort(c.map, c.n_map, sizeof(*c.map), cmp_item);
+	}
+	cfg = config_defaults(path);
+	if (!cfg) {
+		c.nomem = true;
+		goto out;
+	}
+	parse_root(&c, root, cfg);
+	if (!c.nomem && errs->count == 0) {
+		*out = cfg;
+		cfg = NULL;
+		ret = 0;
+	}
+out:
+	if (c.nomem)
+		ret = MESHDNS_ENOMEM;
+	config_delete(cfg);
+	cJSON_Delete(root);
+	free(copy);
+	free(c.map);
+	json_lines_deinit(&jl);
+	return ret;
+}
+
+int config_load(const char *path, struct config **out, struct config_errors *errs)
+{
+	struct ctx c = { .file = path, .errs = errs };
+	struct stat st;
+	char *text = NULL;
+	FILE *f;
+	int ret;
+
+	*out = NULL;
+	f = fopen(path, "rb");
+	if (!f) {
+		errs_add(&c, 0, "cannot open: %s", strerror(errno));
+		return MESHDNS_ECONFIG;
+	}
+	if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode) ||
+	    st.st_size > (off_t)MAX_FILE_SIZE) {
+		errs_add(&c, 0, "not a regular file of at most %u MiB", MAX_FILE_SIZE >> 20);
+		fclose(f);
+		return MESHDNS_ECONFIG;
+	}
+	text = malloc((size_t)st.st_size + 1);
+	if (!text) {
+		fclose(f);
+		return MESHDNS_ENOMEM;
+	}
+	size_t n = fread(text, 1, (size_t)st.st_size, f);
+	if (ferror(f)) {
+		errs_add(&c, 0, "read error: %s", strerror(errno));
+		ret = MESHDNS_ECONFIG;
+	} else {
+		ret = config_parse(path, text, n, out, errs);
+	}
+	fclose(f);
+	free(text);
+	return ret;
+}
+
+void config_delete(struct config *cfg)
+{
+	if (!cfg)
+		return;
+	for (size_t i = 0; i < cfg->n_services; i++)
+		svc_spec_deinit(&cfg->services[i]);
+	free(cfg->services);
+	free(cfg->listen);
+	free(cfg->domain);
+	free(cfg->path);
+	free(cfg);
+}

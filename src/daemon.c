@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright (c) 2026 the meshdns authors
+ *
+ * Wires config, registry and DNS server onto one libevent loop. A reload
+ * (SIGHUP) validates the whole new file first; only a valid one replaces
+ * the services, and unchanged services keep their state.
+ */
+#include "config.h"
+
+#include <event2/event.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "meshdns/daemon.h"
+#include "meshdns/dns_server.h"
+#include "meshdns/log.h"
+#include "meshdns/registry.h"
+
+#define SWAP(a, b) do { __typeof__(a) tmp_ = (a); (a) = (b); (b) = tmp_; } while (0)
+
+struct daemon {
+	struct config *cfg;
+	struct event_base *base;
+	struct registry *reg;
+	struct dns_server *dns;
+	struct event *sig_term, *sig_int, *sig_hup;
+};
+
+static int load_services(struct daemon *d, const struct config *cfg)
+{
+	if (registry_replace_all(d->reg, cfg->services, cfg->n_services) < 0 ||
+	    registry_publish(d->reg) < 0)
+		return MESHDNS_ENOMEM;
+	return 0;
+}
+
+static bool listen_equal(const struct config *a, const struct config *b)
+{
+	if (a->n_listen != b->n_listen)
+		return false;
+	for (size_t i = 0; i < a->n_listen; i++) {
+		if (strcmp(a->listen[i].text, b->listen[i].text) != 0)
+			return false;
+	}
+	return true;
+}
+
+static void reload(struct daemon *d)
+{
+	struct config_errors errs = { 0 };
+	struct config *cfg = NULL;
+
+	log_info("reloading %s", d->cfg->path);
+	if (config_load(d->cfg->path, &cfg, &errs) < 0) {
+		log_err("reload rejected, keeping the running config:\n%s",
+			errs.text ? errs.text : "out of memory");
+		free(errs.text);
+		return;
+	}
+	free(errs.text);
+	if (strcmp(cfg->domain, d->cfg->domain) != 0 || cfg->ttl_s != d->cfg->ttl_s ||
+	    cfg->negative_ttl_s != d->cfg->negative_ttl_s ||
+	    cfg->edns_buffer_size != d->cfg->edns_buffer_size ||
+	    !listen_equal(cfg, d->cfg))
+		log_warn("reload: listen, domain, ttl and edns settings need a restart; kept the running ones");
+	if (load_services(d, cfg) < 0) {
+		log_err("reload: out of memory, keeping the running services");
+		config_delete(cfg);
+		return;
+	}
+	dns_server_reconfigure(d->dns, cfg);
+	if (cfg->log_level_set)
+		log_set_level(cfg->log_level);
+	/* settings that need a restart keep their running values */
+	cfg->ttl_s = d->cfg->ttl_s;
+	cfg->negative_ttl_s = d->cfg->negative_ttl_s;
+	cfg->edns_buffer_size = d->cfg->edns_buffer_size;
+	SWAP(cfg->domain, d->cfg->domain);
+	SWAP(cfg->listen, d->cfg->listen);
+	SWAP(cfg->n_listen, d->cfg->n_listen);
+	config_delete(d->cfg);
+	d->cfg = cfg;
+	log_info("reloaded: %zu services, snapshot %llu", registry_count(d->reg),
+		 (unsigned long long)registry_snapshot(d->reg)->generation);
+}
+
+static void signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	if (sig == SIGHUP) {
+		reload(d);
+		return;
+	}
+	log_info("signal %d: stopping", (int)sig);
+	event_base_loopbreak(d->base);
+}
+
+struct daemon *daemon_create(struct config *cfg)
+{
+	struct daemon *d = calloc(1, sizeof(*d));
+	struct sockaddr_storage *ns = NULL;
+
+	if (!d) {
+		config_delete(cfg);
+		return NULL;
+	}
+	d->cfg = cfg;
+	d->base = event_base_new();
+	if (!d->base) {
+		log_err("cannot create the event loop");
+		goto fail;
+	}
+	ns = calloc(cfg->n_listen, sizeof(*ns));
+	if (!ns)
+		goto fail;
+	for (size_t i = 0; i < cfg->n_listen; i++)
+		ns[i] = cfg->listen[i].addr;
+	struct snapshot_params p = {
+		.domain = cfg->domain,
+		.ttl_s = cfg->ttl_s,
+		.negative_ttl_s = cfg->negative_ttl_s,
+		.edns_buffer_size = cfg->edns_buffer_size,
+		.ns_addrs = ns,
+		.n_ns_addrs = cfg->n_listen,
+	};
+	d->reg = registry_create(&p);
+	free(ns);
+	if (!d->reg || load_services(d, cfg) < 0) {
+		log_err("out of memory loading services");
+		goto fail;
+	}
+	d->dns = dns_server_create(d->base, cfg, d->reg);
+	if (!d->dns)
+		goto fail;
+	d->sig_term = evsignal_new(d->base, SIGTERM, signal_cb, d);
+	d->sig_int = evsignal_new(d->base, SIGINT, signal_cb, d);
+	d->sig_hup = evsignal_new(d->base, SIGHUP, signal_cb, d);
+	if (!d->sig_term || !d->sig_int || !d->sig_hup ||
+	    event_add(d->sig_term, NULL) < 0 || event_add(d->sig_int, NULL) < 0 ||
+	    event_add(d->sig_hup, NULL) < 0)
+		goto fail;
+	return d;
+fail:
+	daemon_delete(d);
+	return NULL;
+}
+
+int daemon_run(struct daemon *d)
+{
+	char listen[512] = "";
+	size_t n = 0;
+
+	for (size_t i = 0; i < d->cfg->n_listen && n < sizeof(listen); i++)
+		n += (size_t)snprintf(listen + n, sizeof(listen) - n, "%s%s",
+				      i ? " " : "", d->cfg->listen[i].text);
+	log_info("ready: serving %s with %zu services on udp+tcp %s",
+		 d->cfg->domain, registry_count(d->reg), listen);
+	if (event_base_dispatch(d->base) < 0)
+		return MESHDNS_EINVAL;
+	return 0;
+}
+
+void daemon_delete(struct daemon *d)
+{
+	if (!d)
+		return;
+	if (d->sig_term)
+		event_free(d->sig_term);
+	if (d->sig_int)
+		event_free(d->sig_int);
+	if (d->sig_hup)
+		event_free(d->sig_hup);
+	dns_server_delete(d->dns);
+	registry_delete(d->reg);
+	if (d->base)
+		event_base_free(d->base);
+	config_delete(d->cfg);
+	free(d);
+}

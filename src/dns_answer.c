@@ -1,0 +1,396 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright (c) 2026 the meshdns authors
+ *
+ * Reply construction. The question is echoed byte for byte (so the case is
+ * the client's), and every owner and target name is compressed against
+ * it: the answer owner is a pointer to offset 12, SRV targets are one
+ * label plus a pointer to the service name inside the question, and the
+ * SOA names point at the domain suffix of the question.
+ */
+#include "config.h"
+
+#include <netinet/in.h>
+#include <string.h>
+
+#include "meshdns/dns_answer.h"
+
+#define OPT_RR_LEN 11
+#define SOA_REFRESH 7200
+#define SOA_RETRY 1800
+#define SOA_EXPIRE 86400
+
+struct reply {
+	const struct snapshot *snap;
+	const struct dns_query *q;
+	struct snap_match m;
+	struct dns_wbuf w;
+	size_t limit;		/* total size allowed */
+	size_t opt_len;		/* room kept for the OPT RR */
+	uint16_t ancount, nscount, arcount;
+	struct dns_answer_scratch *scratch;
+	uint32_t n_recorded;
+};
+
+static size_t qname_offset(const struct dns_query *q, unsigned label)
+{
+	return DNS_HDR_LEN + (label < q->nlabels ? q->label_off[label]
+						 : q->qname_len - 1);
+}
+
+static void put_header(struct dns_wbuf *w, const struct dns_query *q,
+		       uint16_t flags, uint8_t rcode, bool question)
+{
+	wbuf_u16(w, q->id);
+	wbuf_u16(w, (uint16_t)(DNS_FLAG_QR | (q->flags & (0x7800 | DNS_FLAG_RD |
+							  DNS_FLAG_CD)) |
+			       flags | (rcode & 0xf)));
+	wbuf_u16(w, question ? 1 : 0);
+	wbuf_u16(w, 0);
+	wbuf_u16(w, 0);
+	wbuf_u16(w, 0);
+	if (question)
+		wbuf_bytes(w, q->pkt + DNS_HDR_LEN, q->qname_len + 4);
+}
+
+static void put_opt(struct dns_wbuf *w, const struct dns_query *q,
+		    uint16_t udp_size, uint8_t rcode)
+{
+	wbuf_u8(w, 0);				/* root owner */
+	wbuf_u16(w, DNS_TYPE_OPT);
+	wbuf_u16(w, udp_size);
+	wbuf_u8(w, (uint8_t)(rcode >> 4));	/* extended rcode */
+	wbuf_u8(w, 0);				/* version 0 */
+	wbuf_u16(w, q->edns_do ? DNS_EDNS_DO : 0);
+	wbuf_u16(w, 0);				/* no options */
+}
+
+/* Header-only error reply (FORMERR, NOTIMP, BADVERS, REFUSED). */
+static size_t error_reply(const struct snapshot *snap, const struct dns_query *q,
+			  uint8_t rcode, uint8_t *out, size_t cap,
+			  struct dns_answer_info *info)
+{
+	struct dns_wbuf w;
+
+	wbuf_init(&w, out, cap);
+	put_header(&w, q, 0, rcode, q->has_question);
+	if (q->edns) {
+		put_opt(&w, q, snap->edns_buffer_size, rcode);
+		wbuf_put16(&w, 10, 1);
+	}
+	if (w.overflow) {
+		/* The echoed question did not fit: reply with the header. */
+		wbuf_init(&w, out, cap);
+		put_header(&w, q, 0, rcode, false);
+	}
+	info->rcode = rcode;
+	info->answered = true;
+	return w.len;
+}
+
+/* RR header with the owner as a compression pointer. */
+static void rr_head(struct reply *r, size_t owner, uint16_t type, uint32_t ttl)
+{
+	wbuf_ptr(&r->w, owner);
+	wbuf_u16(&r->w, type);
+	wbuf_u16(&r->w, DNS_CLASS_IN);
+	wbuf_u32(&r->w, ttl);
+}
+
+static bool ep_eligible(const struct snap_ep *e)
+{
+	return (e->flags & SNAP_EP_HEALTHY) != 0;
+}
+
+static void put_addr_rr(struct reply *r, size_t owner, const struct snap_ep *e)
+{
+	bool v4 = e->family == AF_INET;
+
+	rr_head(r, owner, v4 ? DNS_TYPE_A : DNS_TYPE_AAAA, r->snap->ttl_s);
+	wbuf_u16(&r->w, v4 ? 4 : 16);
+	wbuf_bytes(&r->w, e->addr, v4 ? 4 : 16);
+}
+
+static void add_addresses(struct reply *r, const struct snap_service *svc,
+			  int family)
+{
+	for (uint32_t i = 0; i < svc->n_eps; i++) {
+		const struct snap_ep *e = &svc->eps[i];
+		if (e->family == family && ep_eligible(e)) {
+			put_addr_rr(r, DNS_HDR_LEN, e);
+			r->ancount++;
+		}
+	}
+}
+
+static void add_target_address(struct reply *r, const struct snap_service *svc,
+			       const struct snap_target *t, int family)
+{
+	int32_t idx = family == AF_INET ? t->ep4 : t->ep6;
+
+	if (idx >= 0 && ep_eligible(&svc->eps[idx])) {
+		put_addr_rr(r, DNS_HDR_LEN, &svc->eps[idx]);
+		r->ancount++;
+	}
+}
+
+static bool target_eligible(const struct snap_service *svc,
+			    const struct snap_target *t)
+{
+	return (t->ep4 >= 0 && ep_eligible(&svc->eps[t->ep4])) ||
+	       (t->ep6 >= 0 && ep_eligible(&svc->eps[t->ep6]));
+}
+
+/* One SRV per eligible target for @p port; @p record keeps target offsets. */
+static void add_srv(struct reply *r, const struct snap_service *svc,
+		    const struct snap_port *port, bool record)
+{
+	size_t svc_off = qname_offset(r->q, r->m.svc_label);
+
+	for (uint32_t i = 0; i < svc->n_targets; i++) {
+		const struct snap_target *t = &svc->targets[i];
+		if (!target_eligible(svc, t))
+			continue;
+		const struct snap_ep *e = &svc->eps[t->ep4 >= 0 ? t->ep4 : t->ep6];
+		uint32_t weight = e->weight > 65535 ? 65535 : e->weight;
+		size_t rdlen_at;
+
+		rr_head(r, DNS_HDR_LEN, DNS_TYPE_SRV, r->snap->ttl_s);
+		rdlen_at = r->w.len;
+		wbuf_u16(&r->w, 0);
+		wbuf_u16(&r->w, 0);			/* priority */
+		wbuf_u16(&r->w, (uint16_t)weight);
+		wbuf_u16(&r->w, port->port);
+		size_t target_at = r->w.len;
+		wbuf_bytes(&r->w, t->label, 1u + t->label[0]);
+		wbuf_ptr(&r->w, svc_off);
+		wbuf_put16(&r->w, rdlen_at, (uint16_t)(r->w.len - rdlen_at - 2));
+		r->ancount++;
+		if (record && r->n_recorded < DNS_ANSWER_MAX_RECORDS &&
+		    target_at < 0x3fff) {
+			r->scratch->target[r->n_recorded] = i;
+			r->scratch->offset[r->n_recorded] = (uint16_t)target_at;
+			r->n_recorded++;
+		}
+	}
+}
+
+/* SRV targets' addresses; whole records only, never sets TC. */
+static void add_srv_additional(struct reply *r, const struct snap_service *svc)
+{
+	for (uint32_t k = 0; k < r->n_recorded; k++) {
+		const struct snap_target *t = &svc->targets[r->scratch->target[k]];
+		int32_t idx[2] = { t->ep4, t->ep6 };
+
+		for (int f = 0; f < 2; f++) {
+			if (idx[f] < 0 || !ep_eligible(&svc->eps[idx[f]]))
+				continue;
+			size_t mark = r->w.len;
+			put_addr_rr(r, r->scratch->offset[k], &svc->eps[idx[f]]);
+			if (r->w.overflow) {
+				r->w.len = mark;
+				r->w.overflow = false;
+				return;
+			}
+			r->arcount++;
+		}
+	}
+}
+
+static void add_soa(struct reply *r, uint32_t ttl)
+{
+	size_t dom = qname_offset(r->q, r->m.domain_label);
+	size_t rdlen_at;
+
+	rr_head(r, dom, DNS_TYPE_SOA, ttl);
+	rdlen_at = r->w.len;
+	wbuf_u16(&r->w, 0);
+	wbuf_bytes(&r->w, "\002ns\003dns", 7);
+	wbuf_ptr(&r->w, dom);
+	wbuf_bytes(&r->w, "\012hostmaster", 11);
+	wbuf_ptr(&r->w, dom);
+	wbuf_u32(&r->w, r->snap->serial);
+	wbuf_u32(&r->w, SOA_REFRESH);
+	wbuf_u32(&r->w, SOA_RETRY);
+	wbuf_u32(&r->w, SOA_EXPIRE);
+	wbuf_u32(&r->w, r->snap->negative_ttl_s);
+	wbuf_put16(&r->w, rdlen_at, (uint16_t)(r->w.len - rdlen_at - 2));
+}
+
+static void add_ns(struct reply *r)
+{
+	size_t dom = qname_offset(r->q, r->m.domain_label);
+
+	rr_head(r, dom, DNS_TYPE_NS, r->snap->ttl_s);
+	wbuf_u16(&r->w, 9);
+	wbuf_bytes(&r->w, "\002ns\003dns", 7);
+	wbuf_ptr(&r->w, dom);
+	r->ancount++;
+}
+
+static void add_ns_addresses(struct reply *r, uint16_t qtype)
+{
+	const struct snapshot *s = r->snap;
+
+	if (qtype == DNS_TYPE_A || qtype == DNS_TYPE_ANY) {
+		for (unsigned i = 0; i < s->n_ns4; i++) {
+			rr_head(r, DNS_HDR_LEN, DNS_TYPE_A, s->ttl_s);
+			wbuf_u16(&r->w, 4);
+			wbuf_bytes(&r->w, s->ns_addr4[i], 4);
+			r->ancount++;
+		}
+	}
+	if (qtype == DNS_TYPE_AAAA || (qtype == DNS_TYPE_ANY && !r->ancount)) {
+		for (unsigned i = 0; i < s->n_ns6; i++) {
+			rr_head(r, DNS_HDR_LEN, DNS_TYPE_AAAA, s->ttl_s);
+			wbuf_u16(&r->w, 16);
+			wbuf_bytes(&r->w, s->ns_addr6[i], 16);
+			r->ancount++;
+		}
+	}
+}
+
+static bool has_family(const struct snap_service *svc, int family)
+{
+	for (uint32_t i = 0; i < svc->n_eps; i++) {
+		if (svc->eps[i].family == family && ep_eligible(&svc->eps[i]))
+			return true;
+	}
+	return false;
+}
+
+/* The answer section; RFC 8482: ANY gets one RRset. */
+static void add_answers(struct reply *r, uint16_t qtype)
+{
+	const struct snap_service *svc = r->m.svc;
+	bool any = qtype == DNS_TYPE_ANY;
+
+	switch (r->m.kind) {
+	case SNAP_KIND_APEX:
+		if (qtype == DNS_TYPE_SOA || any) {
+			add_soa(r, r->snap->ttl_s);
+			r->ancount++;
+		} else if (qtype == DNS_TYPE_NS) {
+			add_ns(r);
+		}
+		break;
+	case SNAP_KIND_NSHOST:
+		add_ns_addresses(r, qtype);
+		break;
+	case SNAP_KIND_SERVICE:
+		if (any)
+			qtype = has_family(svc, AF_INET) ? DNS_TYPE_A : DNS_TYPE_AAAA;
+		if (qtype == DNS_TYPE_A)
+			add_addresses(r, svc, AF_INET);
+		else if (qtype == DNS_TYPE_AAAA)
+			add_addresses(r, svc, AF_INET6);
+		else if (qtype == DNS_TYPE_SRV) {
+			bool first = true;
+			for (uint32_t i = 0; i < svc->n_ports; i++) {
+				if (!svc->ports[i].name[0])
+					continue;
+				add_srv(r, svc, &svc->ports[i], first);
+				first = false;
+			}
+		}
+		break;
+	case SNAP_KIND_TARGET: {
+		const struct snap_target *t = &svc->targets[r->m.index];
+		if (any)
+			qtype = t->ep4 >= 0 && ep_eligible(&svc->eps[t->ep4])
+					? DNS_TYPE_A : DNS_TYPE_AAAA;
+		if (qtype == DNS_TYPE_A)
+			add_target_address(r, svc, t, AF_INET);
+		else if (qtype == DNS_TYPE_AAAA)
+			add_target_address(r, svc, t, AF_INET6);
+		break;
+	}
+	case SNAP_KIND_PORT:
+		if (qtype == DNS_TYPE_SRV || any)
+			add_srv(r, svc, &svc->ports[r->m.index], true);
+		break;
+	default:
+		break;
+	}
+}
+
+size_t dns_answer(const struct snapshot *snap, const uint8_t *pkt, size_t len,
+		  bool tcp, uint8_t *out, size_t out_cap,
+		  struct dns_answer_scratch *scratch, struct dns_answer_info *info)
+{
+	struct dns_query q;
+	struct reply r;
+	uint8_t rcode = DNS_RCODE_NOERROR;
+
+	memset(info, 0, sizeof(*info));
+	info->parse = dns_query_parse(&q, pkt, len);
+	info->qtype = q.has_question ? q.qtype : 0;
+	switch (info->parse) {
+	case DNS_PARSE_DROP:
+		return 0;
+	case DNS_PARSE_FORMERR:
+		return error_reply(snap, &q, DNS_RCODE_FORMERR, out, out_cap, info);
+	case DNS_PARSE_NOTIMP:
+		return error_reply(snap, &q, DNS_RCODE_NOTIMP, out, out_cap, info);
+	case DNS_PARSE_BADVERS:
+		return error_reply(snap, &q, DNS_RCODE_BADVERS, out, out_cap, info);
+	case DNS_PARSE_OK:
+		break;
+	}
+	if (q.qtype == DNS_TYPE_MAILA || q.qtype == DNS_TYPE_MAILB)
+		return error_reply(snap, &q, DNS_RCODE_NOTIMP, out, out_cap, info);
+	if (q.qclass != DNS_CLASS_IN || q.qtype == DNS_TYPE_AXFR ||
+	    q.qtype == DNS_TYPE_IXFR)
+		return error_reply(snap, &q, DNS_RCODE_REFUSED, out, out_cap, info);
+
+	memset(&r, 0, sizeof(r));
+	r.snap = snap;
+	r.q = &q;
+	r.scratch = scratch;
+	snapshot_lookup(snap, &q, &r.m);
+	if (r.m.kind == SNAP_KIND_OUTSIDE)
+		return error_reply(snap, &q, DNS_RCODE_REFUSED, out, out_cap, info);
+
+	if (tcp) {
+		r.limit = DNS_MAX_MSG;
+	} else if (q.edns) {
+		r.limit = q.udp_size < snap->edns_buffer_size ? q.udp_size
+							      : snap->edns_buffer_size;
+	} else {
+		r.limit = DNS_MIN_UDP;
+	}
+	if (r.limit > out_cap)
+		r.limit = out_cap;
+	r.opt_len = q.edns ? OPT_RR_LEN : 0;
+
+	wbuf_init(&r.w, out, r.limit - r.opt_len);
+	put_header(&r.w, &q, DNS_FLAG_AA, 0, true);
+	add_answers(&r, q.qtype);
+	if (r.m.kind == SNAP_KIND_NONE)
+		rcode = DNS_RCODE_NXDOMAIN;
+	if (r.ancount == 0) {
+		add_soa(&r, snap->negative_ttl_s);
+		r.nscount++;
+	}
+	if (r.w.overflow) {
+		/* RFC 2181 9: required records do not fit; say so with TC. */
+		wbuf_init(&r.w, out, r.limit - r.opt_len);
+		put_header(&r.w, &q, DNS_FLAG_AA | DNS_FLAG_TC, rcode, true);
+		r.ancount = r.nscount = r.arcount = 0;
+		info->truncated = true;
+	} else if (r.n_recorded) {
+		add_srv_additional(&r, r.m.svc);
+	}
+	/* the OPT RR always fits: its room was kept back */
+	r.w.cap = r.limit;
+	if (q.edns) {
+		put_opt(&r.w, &q, snap->edns_buffer_size, rcode);
+		r.arcount++;
+	}
+	wbuf_put16(&r.w, 2, (uint16_t)(rd16(out + 2) | rcode));
+	wbuf_put16(&r.w, 6, r.ancount);
+	wbuf_put16(&r.w, 8, r.nscount);
+	wbuf_put16(&r.w, 10, r.arcount);
+	info->rcode = rcode;
+	info->answered = true;
+	return r.w.len;
+}

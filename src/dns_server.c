@@ -1,0 +1,411 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright (c) 2026 the meshdns authors
+ *
+ * Sockets for DNS. UDP replies leave from the address the query came to
+ * (IP_PKTINFO / IPV6_PKTINFO), so wildcard binds work on multi-homed
+ * nodes. TCP connections are capped and closed when idle; a client that
+ * does not read its replies stops being read from. Nothing here allocates
+ * per UDP query; TCP allocates only inside libevent's buffers.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "meshdns/dns_answer.h"
+#include "meshdns/dns_server.h"
+#include "meshdns/log.h"
+
+#define UDP_BATCH		64	/* datagrams per wakeup before yielding */
+#define TCP_BACKLOG		128
+#define TCP_OUT_HIGH		(256u << 10)	/* stop reading above this */
+#define SOCKET_RCVBUF		(1u << 20)
+
+struct udp_sock {
+	struct dns_server *srv;
+	int fd;
+	int family;
+	struct event *ev;
+};
+
+struct tcp_conn {
+	struct dns_server *srv;
+	struct bufferevent *bev;
+	struct tcp_conn *prev, *next;
+};
+
+struct dns_server {
+	struct event_base *base;
+	struct registry *reg;
+	struct udp_sock *udp;
+	size_t n_udp;
+	struct evconnlistener **tcp;
+	size_t n_tcp;
+	struct tcp_conn *conns;
+	uint32_t n_conns;
+	uint32_t max_conns;
+	struct timeval idle;
+	struct dns_stats stats;
+	struct dns_answer_scratch scratch;
+	uint8_t in[DNS_MAX_MSG];
+	uint8_t out[DNS_MAX_MSG];
+};
+
+static void count_reply(struct dns_server *srv, const struct dns_answer_info *info)
+{
+	if (!info->answered) {
+		srv->stats.dropped++;
+		return;
+	}
+	srv->stats.rcode[info->rcode < 23 ? info->rcode : 23]++;
+	if (info->parse == DNS_PARSE_FORMERR)
+		srv->stats.formerr++;
+	if (info->truncated)
+		srv->stats.truncated++;
+}
+
+static void log_bad(const struct dns_answer_info *info, const char *proto,
+		    const struct sockaddr *from)
+{
+	char addr[INET6_ADDRSTRLEN] = "?";
+
+	if (!log_enabled(LOG_LEVEL_DEBUG) || info->parse == DNS_PARSE_OK)
+		return;
+	if (from->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)from)->sin_addr,
+			  addr, sizeof(addr));
+	else if (from->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)from)->sin6_addr,
+			  addr, sizeof(addr));
+	static const char *const what[] = {
+		[DNS_PARSE_OK] = "ok", [DNS_PARSE_DROP] = "dropped (no header or not a query)",
+		[DNS_PARSE_FORMERR] = "FORMERR", [DNS_PARSE_NOTIMP] = "NOTIMP (opcode)",
+		[DNS_PARSE_BADVERS] = "BADVERS (EDNS version)",
+	};
+	log_debug("bad query over %s from %s: %s", proto, addr, what[info->parse]);
+}
+
+/* ------------------------------------------------------------ UDP */
+
+static void udp_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct udp_sock *us = arg;
+	struct dns_server *srv = us->srv;
+
+	for (int n = 0; n < UDP_BATCH; n++) {
+		struct sockaddr_storage from;
+		union {
+			struct cmsghdr align;
+			uint8_t buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+		} ctl_in, ctl_out;
+		struct iovec iov = { srv->in, sizeof(srv->in) };
+		struct msghdr msg = {
+			.msg_name = &from, .msg_namelen = sizeof(from),
+			.msg_iov = &iov, .msg_iovlen = 1,
+			.msg_control = ctl_in.buf, .msg_controllen = sizeof(ctl_in.buf),
+		};
+		struct dns_answer_info info;
+		ssize_t got = recvmsg(fd, &msg, 0);
+
+		if (got < 0)
+			return;	/* EAGAIN, or an ICMP error queued on the socket */
+		srv->stats.queries_udp++;
+		size_t out_len = dns_answer(registry_snapshot(srv->reg), srv->in,
+					    (size_t)got, false, srv->out,
+					    sizeof(srv->out), &srv->scratch, &info);
+		count_reply(srv, &info);
+		log_bad(&info, "udp", (struct sockaddr *)&from);
+		if (!out_len)
+			continue;
+
+		/* Answer from the address the query was sent to. */
+		struct msghdr reply = {
+			.msg_name = &from, .msg_namelen = msg.msg_namelen,
+			.msg_iov = &(struct iovec){ srv->out, out_len }, .msg_iovlen = 1,
+		};
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+			if ((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) ||
+			    (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO)) {
+				size_t l = c->cmsg_len - CMSG_LEN(0);
+				struct cmsghdr *o = (struct cmsghdr *)ctl_out.buf;
+				memset(ctl_out.buf, 0, sizeof(ctl_out.buf));
+				o->cmsg_level = c->cmsg_level;
+				o->cmsg_type = c->cmsg_type;
+				o->cmsg_len = CMSG_LEN(l);
+				memcpy(CMSG_DATA(o), CMSG_DATA(c), l);
+				if (c->cmsg_level == IPPROTO_IP)
+					((struct in_pktinfo *)CMSG_DATA(o))->ipi_ifindex = 0;
+				reply.msg_control = ctl_out.buf;
+				reply.msg_controllen = CMSG_SPACE(l);
+				break;
+			}
+		}
+		if (sendmsg(fd, &reply, 0) < 0)
+			srv->stats.send_errors++;
+	}
+}
+
+static int set_pktinfo(int fd, int family, const struct sockaddr_storage *ss)
+{
+	int one = 1;
+
+	/* Only wildcard sockets need it: a specific bind answers from itself. */
+	if (family == AF_INET) {
+		const struct sockaddr_in *sin = (const void *)ss;
+		if (sin->sin_addr.s_addr != htonl(INADDR_ANY))
+			return 0;
+		return setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
+	}
+	const struct sockaddr_in6 *sin6 = (const void *)ss;
+	if (!IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr))
+		return 0;
+	return setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one));
+}
+
+static int open_socket(const struct config_listen *l, int type)
+{
+	int family = l->addr.ss_family, one = 1;
+	int fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (type == SOCK_DGRAM) {
+		int size = SOCKET_RCVBUF;
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+		if (set_pktinfo(fd, family, &l->addr) < 0)
+			goto fail;
+	}
+	if (bind(fd, (const struct sockaddr *)&l->addr, l->addr_len) < 0)
+		goto fail;
+	return fd;
+fail:
+	close(fd);
+	return -1;
+}
+
+/* ------------------------------------------------------------ TCP */
+
+static void conn_free(struct tcp_conn *c)
+{
+	struct dns_server *srv = c->srv;
+
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		srv->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	srv->n_conns--;
+	bufferevent_free(c->bev);
+	free(c);
+}
+
+static void tcp_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct tcp_conn *c = arg;
+	struct dns_server *srv = c->srv;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	struct evbuffer *out = bufferevent_get_output(bev);
+
+	/* Answer every complete message; pipelining is allowed (RFC 7766). */
+	while (evbuffer_get_length(in) >= 2) {
+		uint8_t lenb[2];
+		struct dns_answer_info info;
+		struct sockaddr_storage peer;
+		socklen_t pl = sizeof(peer);
+
+		evbuffer_copyout(in, lenb, 2);
+		size_t len = rd16(lenb);
+		if (len == 0) {
+			conn_free(c);
+			return;
+		}
+		if (evbuffer_get_length(in) < 2 + len)
+			break;
+		evbuffer_drain(in, 2);
+		evbuffer_remove(in, srv->in, len);
+		srv->stats.queries_tcp++;
+		size_t out_len = dns_answer(registry_snapshot(srv->reg), srv->in, len,
+					    true, srv->out, sizeof(srv->out),
+					    &srv->scratch, &info);
+		count_reply(srv, &info);
+		if (getpeername(bufferevent_getfd(bev), (struct sockaddr *)&peer, &pl) == 0)
+			log_bad(&info, "tcp", (struct sockaddr *)&peer);
+		if (!out_len)
+			continue;
+		uint8_t hdr[2] = { (uint8_t)(out_len >> 8), (uint8_t)out_len };
+		evbuffer_add(out, hdr, 2);
+		evbuffer_add(out, srv->out, out_len);
+		if (evbuffer_get_length(out) > TCP_OUT_HIGH) {
+			/* The client is not reading: stop reading from it. */
+			bufferevent_disable(bev, EV_READ);
+			break;
+		}
+	}
+}
+
+static void tcp_write_cb(struct bufferevent *bev, void *arg)
+{
+	/* The output drained: resume reading, and answer what is waiting. */
+	if (bufferevent_get_enabled(bev) & EV_READ)
+		return;
+	bufferevent_enable(bev, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_input(bev)) >= 2)
+		tcp_read_cb(bev, arg);
+}
+
+static void tcp_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct tcp_conn *c = arg;
+
+	if (what & BEV_EVENT_TIMEOUT)
+		c->srv->stats.tcp_timeouts++;
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
+		conn_free(c);
+}
+
+static void tcp_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
+			  struct sockaddr *addr, int socklen, void *arg)
+{
+	struct dns_server *srv = arg;
+	struct tcp_conn *c;
+
+	if (srv->n_conns >= srv->max_conns) {
+		srv->stats.tcp_rejected++;
+		log_debug("tcp: %u connections open, closing a new one", srv->n_conns);
+		close(fd);
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		close(fd);
+		return;
+	}
+	c->srv = srv;
+	c->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (!c->bev) {
+		close(fd);
+		free(c);
+		return;
+	}
+	c->next = srv->conns;
+	if (srv->conns)
+		srv->conns->prev = c;
+	srv->conns = c;
+	srv->n_conns++;
+	srv->stats.tcp_accepted++;
+	bufferevent_setcb(c->bev, tcp_read_cb, tcp_write_cb, tcp_event_cb, c);
+	bufferevent_setwatermark(c->bev, EV_READ, 2, DNS_MAX_MSG + 2);
+	bufferevent_set_timeouts(c->bev, &srv->idle, &srv->idle);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+}
+
+static void tcp_error_cb(struct evconnlistener *l, void *arg)
+{
+	/* EMFILE and friends: keep going; the backlog waits for us. */
+	log_warn("tcp accept: %s", evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+static void set_idle(struct dns_server *srv, const struct config *cfg)
+{
+	srv->max_conns = cfg->tcp_max_connections;
+	srv->idle.tv_sec = cfg->tcp_idle_timeout_ms / 1000;
+	srv->idle.tv_usec = (cfg->tcp_idle_timeout_ms % 1000) * 1000;
+}
+
+struct dns_server *dns_server_create(struct event_base *base,
+				     const struct config *cfg,
+				     struct registry *reg)
+{
+	struct dns_server *srv = calloc(1, sizeof(*srv));
+
+	if (!srv)
+		return NULL;
+	srv->base = base;
+	srv->reg = reg;
+	set_idle(srv, cfg);
+	srv->udp = calloc(cfg->n_listen, sizeof(*srv->udp));
+	srv->tcp = calloc(cfg->n_listen, sizeof(*srv->tcp));
+	if (!srv->udp || !srv->tcp)
+		goto fail;
+	for (size_t i = 0; i < cfg->n_listen; i++) {
+		const struct config_listen *l = &cfg->listen[i];
+		struct udp_sock *us = &srv->udp[srv->n_udp];
+		int fd;
+
+		us->fd = open_socket(l, SOCK_DGRAM);
+		if (us->fd < 0) {
+			log_err("cannot listen on udp %s: %s", l->text, strerror(errno));
+			goto fail;
+		}
+		us->srv = srv;
+		us->family = l->addr.ss_family;
+		us->ev = event_new(base, us->fd, EV_READ | EV_PERSIST, udp_read_cb, us);
+		srv->n_udp++;
+		if (!us->ev || event_add(us->ev, NULL) < 0)
+			goto fail;
+
+		fd = open_socket(l, SOCK_STREAM);
+		if (fd < 0) {
+			log_err("cannot listen on tcp %s: %s", l->text, strerror(errno));
+			goto fail;
+		}
+		srv->tcp[srv->n_tcp] = evconnlistener_new(base, tcp_accept_cb, srv,
+							  LEV_OPT_CLOSE_ON_FREE,
+							  TCP_BACKLOG, fd);
+		if (!srv->tcp[srv->n_tcp]) {
+			log_err("cannot listen on tcp %s: %s", l->text, strerror(errno));
+			close(fd);
+			goto fail;
+		}
+		evconnlistener_set_error_cb(srv->tcp[srv->n_tcp], tcp_error_cb);
+		srv->n_tcp++;
+	}
+	return srv;
+fail:
+	dns_server_delete(srv);
+	return NULL;
+}
+
+void dns_server_delete(struct dns_server *srv)
+{
+	if (!srv)
+		return;
+	while (srv->conns)
+		conn_free(srv->conns);
+	for (size_t i = 0; i < srv->n_udp; i++) {
+		if (srv->udp[i].ev)
+			event_free(srv->udp[i].ev);
+		close(srv->udp[i].fd);
+	}
+	for (size_t i = 0; i < srv->n_tcp; i++)
+		evconnlistener_free(srv->tcp[i]);
+	free(srv->udp);
+	free(srv->tcp);
+	free(srv);
+}
+
+void dns_server_reconfigure(struct dns_server *srv, const struct config *cfg)
+{
+	set_idle(srv, cfg);
+}
+
+const struct dns_stats *dns_server_stats(const struct dns_server *srv)
+{
+	return &srv->stats;
+}

@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright (c) 2026 the meshdns authors
+ *
+ * Command line: meshdns [-t] -c FILE [-l LEVEL] | -V | -h.
+ * The only place that calls exit().
+ */
+#include "config.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "meshdns/config.h"
+#include "meshdns/daemon.h"
+#include "meshdns/log.h"
+
+#define DEFAULT_CONFIG SYSCONFDIR "/meshdns/meshdns.conf"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: meshdns [-t] [-c FILE] [-l LEVEL]\n"
+		"       meshdns -V | -h\n"
+		"\n"
+		"Per-node DNS discovery and health agent for service meshes.\n"
+		"\n"
+		"  -c FILE   config file (default %s)\n"
+		"  -t        check the config file and exit: 0 if valid, 1 with\n"
+		"            one FILE:LINE: KEY: message line per error\n"
+		"  -l LEVEL  log level: debug, info, warn or error (default info,\n"
+		"            or the config's log_level)\n"
+		"  -V        print the version and exit\n"
+		"  -h        print this help and exit\n"
+		"\n"
+		"meshdns runs in the foreground and logs to stderr. SIGHUP reloads\n"
+		"the config; SIGTERM and SIGINT stop it. See meshdns(8).\n",
+		DEFAULT_CONFIG);
+}
+
+int main(int argc, char **argv)
+{
+	const char *path = DEFAULT_CONFIG;
+	bool check_only = false, level_set = false;
+	enum log_level level = LOG_LEVEL_INFO;
+	struct config_errors errs = { 0 };
+	struct config *cfg = NULL;
+	struct daemon *d;
+	int opt, r;
+
+	while ((opt = getopt(argc, argv, "c:tl:Vh")) != -1) {
+		switch (opt) {
+		case 'c':
+			path = optarg;
+			break;
+		case 't':
+			check_only = true;
+			break;
+		case 'l':
+			if (log_level_parse(optarg, &level) < 0) {
+				fprintf(stderr, "meshdns: -l %s: not debug, info, warn or error\n",
+					optarg);
+				return 2;
+			}
+			level_set = true;
+			break;
+		case 'V':
+			printf("%s %s\n", PACKAGE_NAME, PACKAGE_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "meshdns: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+
+	r = config_load(path, &cfg, &errs);
+	if (r < 0) {
+		if (errs.text)
+			fputs(errs.text, stderr);
+		else
+			fprintf(stderr, "meshdns: %s: %s\n", path, meshdns_strerror(r));
+		if (check_only)
+			fprintf(stderr, "%s: %u error%s\n", path, errs.count,
+				errs.count == 1 ? "" : "s");
+		free(errs.text);
+		return 1;
+	}
+	free(errs.text);
+	if (check_only) {
+		printf("%s: ok (%zu services)\n", path, cfg->n_services);
+		config_delete(cfg);
+		return 0;
+	}
+
+	log_set_level(level_set ? level : cfg->log_level_set ? cfg->log_level : level);
+	signal(SIGPIPE, SIG_IGN);
+	d = daemon_create(cfg);
+	if (!d)
+		return 1;
+	r = daemon_run(d);
+	daemon_delete(d);
+	log_info("stopped");
+	return r < 0 ? 1 : 0;
+}

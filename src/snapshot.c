@@ -1,0 +1,409 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright (c) 2026 the meshdns authors
+ *
+ * Snapshot construction and name lookup. Construction allocates; lookup
+ * only hashes and compares bytes.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "meshdns/snapshot.h"
+
+enum entry_kind {
+	ENTRY_SERVICE = 1,
+	ENTRY_NAMESPACE,
+};
+
+struct snap_entry {
+	const uint8_t *key;	/* wire labels, no root */
+	uint32_t hash;
+	uint8_t key_len;
+	uint8_t kind;
+	const struct snap_service *svc;	/* ENTRY_SERVICE */
+};
+
+static uint32_t hash_bytes(const uint8_t *p, size_t n)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= p[i];
+		h *= 16777619u;
+	}
+	h ^= h >> 15;
+	return h ? h : 1;
+}
+
+static uint32_t pow2_at_least(uint32_t n)
+{
+	uint32_t c = 8;
+
+	while (c < n)
+		c <<= 1;
+	return c;
+}
+
+/* Append a wire label for @p s (lowercased by the caller's validation). */
+static size_t put_label(uint8_t *out, const char *prefix, const char *s)
+{
+	size_t pl = strlen(prefix), l = strlen(s);
+
+	if (pl + l > DNS_MAX_LABEL)
+		l = DNS_MAX_LABEL - pl;
+	out[0] = (uint8_t)(pl + l);
+	memcpy(out + 1, prefix, pl);
+	memcpy(out + 1 + pl, s, l);
+	dns_name_lower(out + 1, pl + l);
+	return 1 + pl + l;
+}
+
+static int32_t target_find(const struct snap_service *s, const uint8_t *label)
+{
+	uint32_t h = hash_bytes(label, 1u + label[0]);
+
+	for (uint32_t i = h & s->target_mask;; i = (i + 1) & s->target_mask) {
+		uint32_t t = s->target_table[i];
+		if (t == 0)
+			return -1;
+		const uint8_t *l = s->targets[t - 1].label;
+		if (l[0] == label[0] && memcmp(l + 1, label + 1, label[0]) == 0)
+			return (int32_t)(t - 1);
+	}
+}
+
+static void target_insert(struct snap_service *s, uint32_t idx)
+{
+	const uint8_t *label = s->targets[idx].label;
+	uint32_t h = hash_bytes(label, 1u + label[0]);
+	uint32_t i = h & s->target_mask;
+
+	while (s->target_table[i])
+		i = (i + 1) & s->target_mask;
+	s->target_table[i] = idx + 1;
+}
+
+struct snap_service *snap_service_create(const struct svc_spec *spec)
+{
+	struct snap_service *s = calloc(1, sizeof(*s));
+	size_t n = spec->n_endpoints;
+
+	if (!s)
+		return NULL;
+	s->refs = 1;
+	s->name = strdup(spec->name);
+	s->namespace = strdup(spec->namespace);
+	s->eps = calloc(n ? n : 1, sizeof(*s->eps));
+	s->targets = calloc(n ? n : 1, sizeof(*s->targets));
+	s->target_mask = pow2_at_least((uint32_t)n * 2) - 1;
+	s->target_table = calloc(s->target_mask + 1, sizeof(*s->target_table));
+	s->ports = calloc(spec->n_ports ? spec->n_ports : 1, sizeof(*s->ports));
+	if (!s->name || !s->namespace || !s->eps || !s->targets ||
+	    !s->target_table || !s->ports)
+		goto fail;
+	s->key_len = (uint8_t)put_label(s->key, "", spec->name);
+	s->key_len = (uint8_t)(s->key_len + put_label(s->key + s->key_len, "",
+						      spec->namespace));
+
+	for (size_t i = 0; i < spec->n_ports; i++) {
+		struct snap_port *p = &s->ports[i];
+		const struct svc_port *sp = &spec->ports[i];
+		if (sp->name && *sp->name)
+			put_label(p->name, "_", sp->name);
+		put_label(p->proto, "_", svc_proto_name(sp->proto));
+		p->port = sp->port;
+	}
+	s->n_ports = (uint32_t)spec->n_ports;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct svc_endpoint *se = &spec->endpoints[i];
+		struct snap_ep *e = &s->eps[s->n_eps];
+		uint8_t label[DNS_MAX_LABEL + 1];
+		char host[64];
+
+		e->family = (uint8_t)se->family;
+		memcpy(e->addr, se->addr, sizeof(e->addr));
+		e->weight = se->weight;
+		e->flags = se->ready ? (SNAP_EP_READY | SNAP_EP_HEALTHY) : 0;
+		/* Zone strings stay owned by a copy of the spec's zone. */
+		e->zone = NULL;
+		if (se->zone && !(e->zone = strdup(se->zone)))
+			goto fail;
+		svc_endpoint_host(se, host);
+		if (!host[0]) {
+			free((char *)e->zone);
+			continue;
+		}
+		put_label(label, "", host);
+		int32_t t = target_find(s, label);
+		if (t < 0) {
+			t = (int32_t)s->n_targets++;
+			memcpy(s->targets[t].label, label, 1u + label[0]);
+			s->targets[t].ep4 = s->targets[t].ep6 = -1;
+			target_insert(s, (uint32_t)t);
+		}
+		int32_t *slot = e->family == AF_INET ? &s->targets[t].ep4
+						     : &s->targets[t].ep6;
+		if (*slot < 0)
+			*slot = (int32_t)s->n_eps;
+		e->target = (uint32_t)t;
+		s->n_eps++;
+	}
+	return s;
+fail:
+	s->refs = 1;
+	snap_service_unref(s);
+	return NULL;
+}
+
+void snap_service_ref(struct snap_service *s)
+{
+	s->refs++;
+}
+
+void snap_service_unref(struct snap_service *s)
+{
+	if (!s || --s->refs > 0)
+		return;
+	for (uint32_t i = 0; i < s->n_eps; i++)
+		free((char *)s->eps[i].zone);
+	free(s->eps);
+	free(s->targets);
+	free(s->target_table);
+	free(s->ports);
+	free(s->name);
+	free(s->namespace);
+	free(s);
+}
+
+static struct snap_entry *entry_slot(struct snapshot *s, const uint8_t *key,
+				     uint8_t key_len, uint8_t kind, bool *found)
+{
+	uint32_t h = hash_bytes(key, key_len);
+
+	for (uint32_t i = h & s->mask;; i = (i + 1) & s->mask) {
+		struct snap_entry *e = &s->table[i];
+		if (!e->kind) {
+			*found = false;
+			e->hash = h;
+			return e;
+		}
+		if (e->hash == h && e->kind == kind && e->key_len == key_len &&
+		    memcmp(e->key, key, key_len) == 0) {
+			*found = true;
+			return e;
+		}
+	}
+}
+
+static const struct snap_entry *entry_find(const struct snapshot *s,
+					   const uint8_t *key, uint8_t key_len,
+					   uint8_t kind)
+{
+	uint32_t h = hash_bytes(key, key_len);
+
+	for (uint32_t i = h & s->mask;; i = (i + 1) & s->mask) {
+		const struct snap_entry *e = &s->table[i];
+		if (!e->kind)
+			return NULL;
+		if (e->hash == h && e->kind == kind && e->key_len == key_len &&
+		    memcmp(e->key, key, key_len) == 0)
+			return e;
+	}
+}
+
+struct snapshot *snapshot_create(const struct snapshot_params *p,
+				 struct snap_service *const *services,
+				 size_t n_services, uint64_t generation,
+				 uint32_t serial)
+{
+	struct snapshot *s = calloc(1, sizeof(*s));
+	int dl;
+
+	if (!s)
+		return NULL;
+	s->generation = generation;
+	s->serial = serial;
+	s->ttl_s = p->ttl_s;
+	s->negative_ttl_s = p->negative_ttl_s;
+	s->edns_buffer_size = p->edns_buffer_size;
+	dl = dns_name_from_str(p->domain, s->domain);
+	if (dl < 0)
+		goto fail;
+	s->domain_len = (uint8_t)dl;
+	for (const uint8_t *l = s->domain; *l; l += 1 + *l)
+		s->domain_labels++;
+
+	for (size_t i = 0; i < p->n_ns_addrs; i++) {
+		const struct sockaddr_storage *ss = &p->ns_addrs[i];
+		if (ss->ss_family == AF_INET) {
+			const struct sockaddr_in *sin = (const void *)ss;
+			if (sin->sin_addr.s_addr == htonl(INADDR_ANY) || s->n_ns4 >= 8)
+				continue;
+			memcpy(s->ns_addr4[s->n_ns4++], &sin->sin_addr, 4);
+		} else if (ss->ss_family == AF_INET6) {
+			const struct sockaddr_in6 *sin6 = (const void *)ss;
+			if (IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr) || s->n_ns6 >= 8)
+				continue;
+			memcpy(s->ns_addr6[s->n_ns6++], &sin6->sin6_addr, 16);
+		}
+	}
+
+	/* at most two entries per service: itself and its namespace */
+	s->mask = pow2_at_least((uint32_t)(n_services * 4 + 4)) - 1;
+	s->table = calloc(s->mask + 1, sizeof(*s->table));
+	s->services = calloc(n_services ? n_services : 1, sizeof(*s->services));
+	if (!s->table || !s->services)
+		goto fail;
+	for (size_t i = 0; i < n_services; i++) {
+		struct snap_service *svc = services[i];
+		struct snap_entry *e;
+		bool found;
+
+		snap_service_ref(svc);
+		s->services[s->n_services++] = svc;
+		e = entry_slot(s, svc->key, svc->key_len, ENTRY_SERVICE, &found);
+		if (!found) {
+			e->key = svc->key;
+			e->key_len = svc->key_len;
+			e->kind = ENTRY_SERVICE;
+			e->svc = svc;
+			s->n_entries++;
+		}
+		/* the namespace label follows the service label in the key */
+		const uint8_t *ns = svc->key + 1 + svc->key[0];
+		e = entry_slot(s, ns, (uint8_t)(1 + ns[0]), ENTRY_NAMESPACE, &found);
+		if (!found) {
+			e->key = ns;
+			e->key_len = (uint8_t)(1 + ns[0]);
+			e->kind = ENTRY_NAMESPACE;
+			s->n_entries++;
+		}
+	}
+	return s;
+fail:
+	snapshot_delete(s);
+	return NULL;
+}
+
+void snapshot_delete(struct snapshot *s)
+{
+	if (!s)
+		return;
+	for (uint32_t i = 0; i < s->n_services; i++)
+		snap_service_unref(s->services[i]);
+	free(s->services);
+	free(s->table);
+	free(s);
+}
+
+static bool label_is(const uint8_t *label, const char *text)
+{
+	size_t n = strlen(text);
+
+	return label[0] == n && memcmp(label + 1, text, n) == 0;
+}
+
+void snapshot_lookup(const struct snapshot *s, const struct dns_query *q,
+		     struct snap_match *m)
+{
+	const uint8_t *n = q->lname;
+	size_t dlen = s->domain_len;
+
+	memset(m, 0, sizeof(*m));
+	m->kind = SNAP_KIND_OUTSIDE;
+	if (q->nlabels < s->domain_labels)
+		return;
+	/* r: labels left of the domain */
+	unsigned r = q->nlabels - s->domain_labels;
+	size_t at = r < q->nlabels ? q->label_off[r] : q->qname_len - 1;
+	if (q->qname_len - at != dlen || memcmp(n + at, s->domain, dlen) != 0)
+		return;
+	m->domain_label = (uint8_t)r;
+	m->kind = SNAP_KIND_NONE;
+
+	if (r == 0) {
+		m->kind = SNAP_KIND_APEX;
+		return;
+	}
+	const uint8_t *last = n + q->label_off[r - 1];
+	if (label_is(last, "dns")) {
+		if (r == 1)
+			m->kind = SNAP_KIND_EMPTY;
+		else if (r == 2 && label_is(n + q->label_off[0], "ns"))
+			m->kind = SNAP_KIND_NSHOST;
+		return;
+	}
+	if (!label_is(last, "svc"))
+		return;
+	if (r == 1) {
+		m->kind = SNAP_KIND_EMPTY;
+		return;
+	}
+	if (r == 2) {
+		const uint8_t *ns = n + q->label_off[0];
+		if (entry_find(s, ns, (uint8_t)(1 + ns[0]), ENTRY_NAMESPACE))
+			m->kind = SNAP_KIND_EMPTY;
+		return;
+	}
+	/* SVC.NS key: the two labels before "svc" */
+	unsigned si = r - 3;
+	const uint8_t *key = n + q->label_off[si];
+	uint8_t key_len = (uint8_t)(q->label_off[r - 1] - q->label_off[si]);
+	const struct snap_entry *e = entry_find(s, key, key_len, ENTRY_SERVICE);
+	if (!e)
+		return;
+	const struct snap_service *svc = e->svc;
+	m->svc = svc;
+	m->svc_label = (uint8_t)si;
+	if (si == 0) {
+		m->kind = SNAP_KIND_SERVICE;
+	} else if (si == 1) {
+		const uint8_t *l = n + q->label_off[0];
+		int32_t t;
+		if (l[0] > 1 && l[1] == '_') {
+			/* _proto: an empty non-terminal above _port._proto */
+			for (uint32_t i = 0; i < svc->n_ports; i++) {
+				if (svc->ports[i].name[0] &&
+				    memcmp(svc->ports[i].proto, l, 1u + l[0]) == 0) {
+					m->kind = SNAP_KIND_EMPTY;
+					return;
+				}
+			}
+		} else if ((t = target_find(svc, l)) >= 0) {
+			m->kind = SNAP_KIND_TARGET;
+			m->index = (uint32_t)t;
+		}
+	} else if (si == 2) {
+		const uint8_t *pl = n + q->label_off[0];
+		const uint8_t *tl = n + q->label_off[1];
+		for (uint32_t i = 0; i < svc->n_ports; i++) {
+			const struct snap_port *p = &svc->ports[i];
+			if (p->name[0] && memcmp(p->name, pl, 1u + pl[0]) == 0 &&
+			    memcmp(p->proto, tl, 1u + tl[0]) == 0) {
+				m->kind = SNAP_KIND_PORT;
+				m->index = i;
+				return;
+			}
+		}
+	}
+}
+
+const struct snap_service *snapshot_find_service(const struct snapshot *s,
+						 const char *ns,
+						 const char *name)
+{
+	uint8_t key[2 * (DNS_MAX_LABEL + 1)];
+	size_t n;
+
+	if (strlen(name) > DNS_MAX_LABEL || strlen(ns) > DNS_MAX_LABEL)
+		return NULL;
+	n = put_label(key, "", name);
+	n += put_label(key + n, "", ns);
+	const struct snap_entry *e = entry_find(s, key, (uint8_t)n, ENTRY_SERVICE);
+	return e ? e->svc : NULL;
+}

@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: BSD-3-Clause
+ * Copyright (c) 2026 the meshdns authors
+ *
+ * One Check suite per module; check_main.c runs them all.
+ */
+#ifndef MESHDNS_TEST_SUITES_H
+#define MESHDNS_TEST_SUITES_H
+
+#include <check.h>
+
+Suite *config_suite(void);
+Suite *dns_msg_suite(void);
+Suite *answer_suite(void);
+
+#endif

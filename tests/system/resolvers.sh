@@ -101,6 +101,19 @@ if ! ip netns add "$NS" 2>"$TMP/netns.err"; then
 	finish_or_skip "cannot create a network namespace"
 fi
 ip netns exec "$NS" ip link set lo up || hard_error "cannot bring lo up in $NS"
+# getaddrinfo's AI_ADDRCONFIG (getent ahostsv4/ahostsv6) asks for A or AAAA
+# only when a non-loopback address of that family exists: give the
+# namespace a veth pair with documentation addresses (it goes away with it).
+ADDRCONFIG=0
+if ip netns exec "$NS" ip link add mdv0 type veth peer name mdv1 2>/dev/null &&
+	ip netns exec "$NS" ip link set mdv0 up &&
+	ip netns exec "$NS" ip link set mdv1 up &&
+	ip netns exec "$NS" ip addr add 192.0.2.1/24 dev mdv0 &&
+	ip netns exec "$NS" ip addr add 2001:db8::1/64 dev mdv0 nodad; then
+	ADDRCONFIG=1
+else
+	note "no veth in $NS: skipping the getent ahostsv4/ahostsv6 checks"
+fi
 mkdir -p "$ETC_NS" || finish_or_skip "cannot write $ETC_NS"
 
 if [ -S /var/run/nscd/socket ] || [ -S /run/nscd/socket ]; then
@@ -144,6 +157,7 @@ addrs_of() {
 expect_getent() {
 	local db=$1 name=$2
 	shift 2
+	if [ "$ADDRCONFIG" = 0 ] && [[ $db == ahostsv? ]]; then return 0; fi
 	addrs_of "$db" "$name"
 	expect_eq "$ADDRS" "$(lines "$@")" "getent $db $name${RESOLV_NOTE:-} = $*"
 }

@@ -500,16 +500,133 @@ static bool same_endpoint_host(const struct svc_endpoint *a,
 	       strcmp(a->hostname, b->hostname) == 0;
 }
 
+static bool get_bool(struct ctx *c, const cJSON *obj, const char *path,
+		     const char *key, bool *out)
+{
+	const cJSON *v = member(obj, key);
+	char p[PATH_LEN];
+
+	if (!v)
+		return false;
+	subpath(p, path, key);
+	if (!cJSON_IsBool(v)) {
+		bad(c, v, p, "must be true or false, not %s", type_name(v));
+		return false;
+	}
+	*out = cJSON_IsTrue(v);
+	return true;
+}
+
+static void parse_probe_mode(struct ctx *c, const cJSON *obj, const char *path,
+			     enum svc_probe_mode *out)
+{
+	const char *s = get_string(c, obj, path, "probe_mode", false);
+	char p[PATH_LEN];
+
+	if (!s)
+		return;
+	subpath(p, path, "probe_mode");
+	if (strcmp(s, "all") == 0)
+		*out = SVC_PROBE_MODE_ALL;
+	else if (strcmp(s, "on_demand") == 0)
+		*out = SVC_PROBE_MODE_ON_DEMAND;
+	else
+		bad(c, member(obj, "probe_mode"), p, "\"%s\" is not all or on_demand", s);
+}
+
+static void parse_probe(struct ctx *c, const cJSON *o, const char *path,
+			struct svc_probe *pr)
+{
+	static const char *const keys[] = {
+		"type", "port", "path", "host", "tls_verify", "expect_status",
+		"interval_ms", "timeout_ms", "rise", "fall", "jitter_pct", NULL
+	};
+	const char *s;
+	char p[PATH_LEN];
+	uint32_t v;
+
+	if (!check_object(c, o, path, keys))
+		return;
+	s = get_string(c, o, path, "type", true);
+	if (s) {
+		subpath(p, path, "type");
+		if (strcmp(s, "http") == 0)
+			pr->type = SVC_PROBE_HTTP;
+		else if (strcmp(s, "https") == 0)
+			pr->type = SVC_PROBE_HTTPS;
+		else if (strcmp(s, "tcp") == 0)
+			pr->type = SVC_PROBE_TCP;
+		else if (strcmp(s, "none") == 0)
+			pr->type = SVC_PROBE_NONE;
+		else
+			bad(c, member(o, "type"), p, "\"%s\" is not http, https, tcp or none", s);
+	}
+	v = 0;
+	get_uint(c, o, path, "port", 1, 65535, &v);
+	pr->port = (uint16_t)v;
+	s = get_string(c, o, path, "path", false);
+	if (s) {
+		subpath(p, path, "path");
+		if (s[0] != '/' || strpbrk(s, " \t\r\n"))
+			bad(c, member(o, "path"), p, "\"%s\" must start with '/' and hold no spaces", s);
+		else
+			pr->path = dup_or_flag(c, s);
+	}
+	s = get_string(c, o, path, "host", false);
+	if (s) {
+		subpath(p, path, "host");
+		if (!*s || strpbrk(s, " \t\r\n/"))
+			bad(c, member(o, "host"), p, "\"%s\" is not a host name", s);
+		else
+			pr->host = dup_or_flag(c, s);
+	}
+	get_bool(c, o, path, "tls_verify", &pr->tls_verify);
+	s = get_string(c, o, path, "expect_status", false);
+	if (s) {
+		unsigned lo, hi;
+		char end;
+		subpath(p, path, "expect_status");
+		int n = sscanf(s, "%u-%u%c", &lo, &hi, &end);
+		if (n == 1)
+			hi = lo;
+		if ((n != 1 && n != 2) || lo < 100 || hi > 599 || lo > hi)
+			bad(c, member(o, "expect_status"), p,
+			    "\"%s\" is not a status code or range like \"200-399\"", s);
+		else {
+			pr->status_min = (uint16_t)lo;
+			pr->status_max = (uint16_t)hi;
+		}
+	}
+	get_uint(c, o, path, "interval_ms", 100, 3600000, &pr->interval_ms);
+	get_uint(c, o, path, "timeout_ms", 10, 600000, &pr->timeout_ms);
+	if (pr->timeout_ms > pr->interval_ms) {
+		subpath(p, path, "timeout_ms");
+		bad(c, member(o, "timeout_ms") ? member(o, "timeout_ms") : o, p,
+		    "%u is longer than interval_ms %u", pr->timeout_ms, pr->interval_ms);
+	}
+	v = pr->rise;
+	get_uint(c, o, path, "rise", 1, 100, &v);
+	pr->rise = (uint16_t)v;
+	v = pr->fall;
+	get_uint(c, o, path, "fall", 1, 100, &v);
+	pr->fall = (uint16_t)v;
+	v = pr->jitter_pct;
+	get_uint(c, o, path, "jitter_pct", 0, 50, &v);
+	pr->jitter_pct = (uint8_t)v;
+}
+
 static void parse_service(struct ctx *c, const cJSON *o, const char *path,
 			  struct svc_spec *svc)
 {
 	static const char *const keys[] = { "name", "namespace", "ports",
-					    "endpoints", NULL };
+					    "endpoints", "probe", "probe_mode",
+					    "panic_threshold_pct", NULL };
 	const cJSON *arr;
 	const char *s;
 	char p[PATH_LEN];
 	size_t i;
 
+	svc_probe_init(&svc->probe);
 	if (!check_object(c, o, path, keys))
 		return;
 	s = get_string(c, o, path, "name", true);
@@ -597,6 +714,26 @@ static void parse_service(struct ctx *c, const cJSON *o, const char *path,
 	}
 }
 
+static void parse_service_health(struct ctx *c, const cJSON *o, const char *path,
+				 struct svc_spec *svc)
+{
+	const cJSON *pr = member(o, "probe");
+	char p[PATH_LEN];
+	uint32_t v = 0;
+
+	if (!cJSON_IsObject(o))
+		return;
+	if (pr) {
+		subpath(p, path, "probe");
+		parse_probe(c, pr, p, &svc->probe);
+		if (svc->probe.type != SVC_PROBE_NONE && !svc_probe_port(svc))
+			bad(c, pr, p, "needs a port: the service has no ports to default to");
+	}
+	parse_probe_mode(c, o, path, &svc->probe_mode);
+	get_uint(c, o, path, "panic_threshold_pct", 0, 100, &v);
+	svc->panic_threshold_pct = (uint8_t)v;
+}
+
 static void parse_services(struct ctx *c, const cJSON *root, struct config *cfg)
 {
 	const cJSON *arr = member(root, "services");
@@ -620,6 +757,7 @@ static void parse_services(struct ctx *c, const cJSON *root, struct config *cfg)
 		struct svc_spec *s = &cfg->services[i];
 		path_fmt(p, "services[%zu]", i);
 		parse_service(c, e, p, s);
+		parse_service_health(c, e, p, s);
 		for (size_t j = 0; j < i && s->name && s->namespace; j++) {
 			const struct svc_spec *o = &cfg->services[j];
 			if (o->name && o->namespace && strcmp(o->name, s->name) == 0 &&
@@ -663,7 +801,8 @@ static void parse_root(struct ctx *c, const cJSON *root, struct config *cfg)
 	static const char *const keys[] = {
 		"listen", "domain", "ttl", "negative_ttl", "edns_buffer_size",
 		"tcp_max_connections", "tcp_idle_timeout_ms", "log_level",
-		"services", NULL
+		"services", "probe_max_in_flight", "probe_idle_s", "probe_mode",
+		NULL
 	};
 	uint32_t v;
 	const char *s;
@@ -690,6 +829,10 @@ static void parse_root(struct ctx *c, const cJSON *root, struct config *cfg)
 		else
 			cfg->log_level_set = true;
 	}
+	get_uint(c, root, "", "probe_max_in_flight", 1, 100000,
+		 &cfg->probe_max_in_flight);
+	get_uint(c, root, "", "probe_idle_s", 1, 86400, &cfg->probe_idle_s);
+	parse_probe_mode(c, root, "", &cfg->probe_mode);
 	parse_services(c, root, cfg);
 }
 
@@ -716,6 +859,9 @@ static struct config *config_defaults(const char *path)
 	cfg->tcp_max_connections = CONFIG_DEFAULT_TCP_MAX;
 	cfg->tcp_idle_timeout_ms = CONFIG_DEFAULT_TCP_IDLE_MS;
 	cfg->log_level = LOG_LEVEL_INFO;
+	cfg->probe_max_in_flight = CONFIG_DEFAULT_PROBE_MAX_IN_FLIGHT;
+	cfg->probe_idle_s = CONFIG_DEFAULT_PROBE_IDLE_S;
+	cfg->probe_mode = SVC_PROBE_MODE_ALL;
 	return cfg;
 }
 

@@ -15,6 +15,7 @@
 #include "meshdns/daemon.h"
 #include "meshdns/dns_server.h"
 #include "meshdns/log.h"
+#include "meshdns/probe.h"
 #include "meshdns/registry.h"
 
 #define SWAP(a, b) do { __typeof__(a) tmp_ = (a); (a) = (b); (b) = tmp_; } while (0)
@@ -24,8 +25,37 @@ struct daemon {
 	struct event_base *base;
 	struct registry *reg;
 	struct dns_server *dns;
+	struct prober *prober;
+	struct event *publish;		/* coalesces registry changes */
 	struct event *sig_term, *sig_int, *sig_hup;
 };
+
+static void publish_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	if (registry_publish(d->reg) < 0) {
+		/* keep serving the previous snapshot; try again shortly */
+		struct timeval tv = { 0, 100000 };
+		log_err("out of memory publishing a snapshot; retrying");
+		event_add(d->publish, &tv);
+	}
+}
+
+static void dirty_cb(void *arg)
+{
+	struct daemon *d = arg;
+
+	/* answers change on the next loop turn, after this batch of edits */
+	event_active(d->publish, EV_TIMEOUT, 0);
+}
+
+static void prober_params_from(const struct config *cfg, struct prober_params *p)
+{
+	p->max_in_flight = cfg->probe_max_in_flight;
+	p->idle_s = cfg->probe_idle_s;
+	p->default_mode = cfg->probe_mode;
+}
 
 static int load_services(struct daemon *d, const struct config *cfg)
 {
@@ -70,6 +100,9 @@ static void reload(struct daemon *d)
 		return;
 	}
 	dns_server_reconfigure(d->dns, cfg);
+	struct prober_params pp;
+	prober_params_from(cfg, &pp);
+	prober_reconfigure(d->prober, &pp);
 	if (cfg->log_level_set)
 		log_set_level(cfg->log_level);
 	/* settings that need a restart keep their running values */
@@ -127,7 +160,18 @@ struct daemon *daemon_create(struct config *cfg)
 	};
 	d->reg = registry_create(&p);
 	free(ns);
-	if (!d->reg || load_services(d, cfg) < 0) {
+	d->publish = event_new(d->base, -1, 0, publish_cb, d);
+	if (!d->reg || !d->publish)
+		goto fail;
+	registry_set_dirty_cb(d->reg, dirty_cb, d);
+	struct prober_params pp;
+	prober_params_from(cfg, &pp);
+	d->prober = prober_create(d->base, d->reg, &pp);
+	if (!d->prober) {
+		log_err("cannot start the prober");
+		goto fail;
+	}
+	if (load_services(d, cfg) < 0) {
 		log_err("out of memory loading services");
 		goto fail;
 	}
@@ -173,6 +217,9 @@ void daemon_delete(struct daemon *d)
 	if (d->sig_hup)
 		event_free(d->sig_hup);
 	dns_server_delete(d->dns);
+	prober_delete(d->prober);
+	if (d->publish)
+		event_free(d->publish);
 	registry_delete(d->reg);
 	if (d->base)
 		event_base_free(d->base);

@@ -98,7 +98,7 @@ static void rr_head(struct reply *r, size_t owner, uint16_t type, uint32_t ttl)
 
 static bool ep_eligible(const struct snap_ep *e)
 {
-	return (e->flags & SNAP_EP_HEALTHY) != 0;
+	return (e->flags & SNAP_EP_ELIGIBLE) != 0;
 }
 
 static void put_addr_rr(struct reply *r, size_t owner, const struct snap_ep *e)
@@ -151,7 +151,7 @@ static void add_srv(struct reply *r, const struct snap_service *svc,
 		if (!target_eligible(svc, t))
 			continue;
 		const struct snap_ep *e = &svc->eps[t->ep4 >= 0 ? t->ep4 : t->ep6];
-		uint32_t weight = e->weight > 65535 ? 65535 : e->weight;
+		uint32_t weight = e->effective > 65535 ? 65535 : e->effective;
 		size_t rdlen_at;
 
 		rr_head(r, DNS_HDR_LEN, DNS_TYPE_SRV, r->snap->ttl_s);
@@ -263,6 +263,11 @@ static void add_answers(struct reply *r, uint16_t qtype)
 {
 	const struct snap_service *svc = r->m.svc;
 	bool any = qtype == DNS_TYPE_ANY;
+
+	/* on_demand probing: tell the prober this service is in use. The
+	 * check first keeps the cache line shared when nothing changes. */
+	if (svc && svc->live && !svc->live->queried)
+		svc->live->queried = 1;
 
 	switch (r->m.kind) {
 	case SNAP_KIND_APEX:

@@ -6,7 +6,9 @@
  */
 #include "config.h"
 
+#include <curl/curl.h>
 #include <getopt.h>
+#include <sys/resource.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,11 +105,24 @@ int main(int argc, char **argv)
 
 	log_set_level(level_set ? level : cfg->log_level_set ? cfg->log_level : level);
 	signal(SIGPIPE, SIG_IGN);
-	d = daemon_create(cfg);
-	if (!d)
+	/* probes and TCP clients need descriptors: take what we may */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		fprintf(stderr, "meshdns: libcurl initialisation failed\n");
 		return 1;
+	}
+	d = daemon_create(cfg);
+	if (!d) {
+		curl_global_cleanup();
+		return 1;
+	}
 	r = daemon_run(d);
 	daemon_delete(d);
+	curl_global_cleanup();
 	log_info("stopped");
 	return r < 0 ? 1 : 0;
 }

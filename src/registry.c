@@ -9,12 +9,15 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "meshdns/registry.h"
 
 struct reg_service {
 	struct svc_spec spec;
+	struct ep_health *health;	/* one per spec endpoint */
+	struct svc_live *live;
 	struct snap_service *snap;	/* NULL: dirty, rebuild at publish */
 };
 
@@ -25,10 +28,31 @@ struct registry {
 	struct reg_service *svcs;	/* kept sorted by (namespace, name) */
 	size_t n, cap;
 	bool dirty;
+	registry_dirty_cb dirty_cb;
+	void *dirty_arg;
+	registry_observer_cb observer;
+	void *observer_arg;
 	uint64_t generation;
 	uint32_t serial;
 	struct snapshot *current;
 };
+
+static void mark_dirty(struct registry *r)
+{
+	if (r->dirty)
+		return;
+	r->dirty = true;
+	if (r->dirty_cb)
+		r->dirty_cb(r->dirty_arg);
+}
+
+static void reg_service_deinit(struct reg_service *rs)
+{
+	svc_spec_deinit(&rs->spec);
+	free(rs->health);
+	svc_live_unref(rs->live);
+	snap_service_unref(rs->snap);
+}
 
 static int cmp_key(const char *ns_a, const char *name_a, const char *ns_b,
 		   const char *name_b)
@@ -93,35 +117,74 @@ void registry_delete(struct registry *r)
 	if (!r)
 		return;
 	snapshot_delete(r->current);
-	for (size_t i = 0; i < r->n; i++) {
-		svc_spec_deinit(&r->svcs[i].spec);
-		snap_service_unref(r->svcs[i].snap);
-	}
+	for (size_t i = 0; i < r->n; i++)
+		reg_service_deinit(&r->svcs[i]);
 	free(r->svcs);
 	free(r->ns_addrs);
 	free(r->domain);
 	free(r);
 }
 
+static bool same_addr(const struct svc_endpoint *a, const struct svc_endpoint *b)
+{
+	return a->family == b->family && memcmp(a->addr, b->addr, 16) == 0;
+}
+
+/* Health carried over by address; new endpoints start as the source says. */
+static struct ep_health *carry_health(const struct reg_service *old,
+				      const struct svc_spec *spec)
+{
+	struct ep_health *h = calloc(spec->n_endpoints ? spec->n_endpoints : 1,
+				     sizeof(*h));
+
+	if (!h)
+		return NULL;
+	for (size_t i = 0; i < spec->n_endpoints; i++) {
+		h[i].healthy = true;
+		h[i].load_pct = 100;
+		if (!old)
+			continue;
+		/* same position first: sources usually keep the order */
+		if (i < old->spec.n_endpoints &&
+		    same_addr(&old->spec.endpoints[i], &spec->endpoints[i])) {
+			h[i] = old->health[i];
+			continue;
+		}
+		for (size_t j = 0; j < old->spec.n_endpoints; j++) {
+			if (same_addr(&old->spec.endpoints[j], &spec->endpoints[i])) {
+				h[i] = old->health[j];
+				break;
+			}
+		}
+	}
+	return h;
+}
+
 int registry_set_service(struct registry *r, const struct svc_spec *spec)
 {
 	struct svc_spec copy;
+	struct ep_health *health;
+	struct svc_live *live = NULL;
 	bool found;
 	size_t i = find(r, spec->namespace, spec->name, &found);
 
 	if (svc_spec_copy(&copy, spec) < 0)
 		return MESHDNS_ENOMEM;
+	health = carry_health(found ? &r->svcs[i] : NULL, &copy);
+	if (!found)
+		live = svc_live_create();
+	if (!health || (!found && !live))
+		goto nomem;
 	if (found) {
-		svc_spec_deinit(&r->svcs[i].spec);
-		snap_service_unref(r->svcs[i].snap);
+		live = r->svcs[i].live;
+		r->svcs[i].live = NULL;
+		reg_service_deinit(&r->svcs[i]);
 	} else {
 		if (r->n == r->cap) {
 			size_t cap = r->cap ? r->cap * 2 : 16;
 			struct reg_service *s = realloc(r->svcs, cap * sizeof(*s));
-			if (!s) {
-				svc_spec_deinit(&copy);
-				return MESHDNS_ENOMEM;
-			}
+			if (!s)
+				goto nomem;
 			r->svcs = s;
 			r->cap = cap;
 		}
@@ -129,9 +192,63 @@ int registry_set_service(struct registry *r, const struct svc_spec *spec)
 		r->n++;
 	}
 	r->svcs[i].spec = copy;
+	r->svcs[i].health = health;
+	r->svcs[i].live = live;
 	r->svcs[i].snap = NULL;
-	r->dirty = true;
+	mark_dirty(r);
+	if (r->observer)
+		r->observer(r->observer_arg, &r->svcs[i].spec, live);
 	return 0;
+nomem:
+	svc_spec_deinit(&copy);
+	free(health);
+	if (!found)
+		svc_live_unref(live);
+	return MESHDNS_ENOMEM;
+}
+
+int registry_set_health(struct registry *r, const char *ns, const char *name,
+			size_t hint, int family, const uint8_t *addr,
+			const struct ep_health *h)
+{
+	bool found;
+	size_t i = find(r, ns, name, &found);
+	struct reg_service *rs;
+	struct svc_endpoint key = { .family = family };
+
+	if (!found)
+		return MESHDNS_ENOENT;
+	rs = &r->svcs[i];
+	memcpy(key.addr, addr, family == AF_INET ? 4 : 16);
+	if (hint >= rs->spec.n_endpoints || !same_addr(&rs->spec.endpoints[hint], &key)) {
+		for (hint = 0; hint < rs->spec.n_endpoints; hint++) {
+			if (same_addr(&rs->spec.endpoints[hint], &key))
+				break;
+		}
+		if (hint == rs->spec.n_endpoints)
+			return MESHDNS_ENOENT;
+	}
+	struct ep_health *cur = &rs->health[hint];
+	bool visible = cur->healthy != h->healthy || cur->load_pct != h->load_pct;
+	*cur = *h;
+	if (visible) {
+		snap_service_unref(rs->snap);
+		rs->snap = NULL;
+		mark_dirty(r);
+	}
+	return 0;
+}
+
+void registry_set_dirty_cb(struct registry *r, registry_dirty_cb cb, void *arg)
+{
+	r->dirty_cb = cb;
+	r->dirty_arg = arg;
+}
+
+void registry_set_observer(struct registry *r, registry_observer_cb cb, void *arg)
+{
+	r->observer = cb;
+	r->observer_arg = arg;
 }
 
 int registry_remove_service(struct registry *r, const char *ns, const char *name)
@@ -141,11 +258,12 @@ int registry_remove_service(struct registry *r, const char *ns, const char *name
 
 	if (!found)
 		return MESHDNS_ENOENT;
-	svc_spec_deinit(&r->svcs[i].spec);
-	snap_service_unref(r->svcs[i].snap);
+	if (r->observer)
+		r->observer(r->observer_arg, &r->svcs[i].spec, NULL);
+	reg_service_deinit(&r->svcs[i]);
 	memmove(&r->svcs[i], &r->svcs[i + 1], (r->n - i - 1) * sizeof(*r->svcs));
 	r->n--;
-	r->dirty = true;
+	mark_dirty(r);
 	return 0;
 }
 
@@ -156,7 +274,9 @@ static bool str_eq(const char *a, const char *b)
 
 static bool spec_equal(const struct svc_spec *a, const struct svc_spec *b)
 {
-	if (a->n_ports != b->n_ports || a->n_endpoints != b->n_endpoints)
+	if (a->n_ports != b->n_ports || a->n_endpoints != b->n_endpoints ||
+	    !svc_probe_equal(&a->probe, &b->probe) || a->probe_mode != b->probe_mode ||
+	    a->panic_threshold_pct != b->panic_threshold_pct)
 		return false;
 	for (size_t i = 0; i < a->n_ports; i++) {
 		const struct svc_port *x = &a->ports[i], *y = &b->ports[i];
@@ -209,7 +329,9 @@ int registry_publish(struct registry *r)
 		return MESHDNS_ENOMEM;
 	for (size_t i = 0; i < r->n; i++) {
 		if (!r->svcs[i].snap) {
-			r->svcs[i].snap = snap_service_create(&r->svcs[i].spec);
+			r->svcs[i].snap = snap_service_create(&r->svcs[i].spec,
+							      r->svcs[i].health,
+							      r->svcs[i].live);
 			if (!r->svcs[i].snap) {
 				free(list);
 				return MESHDNS_ENOMEM;

@@ -26,8 +26,61 @@ const char *svc_proto_name(enum svc_proto p)
 	}
 }
 
+void svc_probe_init(struct svc_probe *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->type = SVC_PROBE_NONE;
+	p->tls_verify = true;
+	p->status_min = 200;
+	p->status_max = 399;
+	p->interval_ms = SVC_PROBE_DEFAULT_INTERVAL_MS;
+	p->timeout_ms = SVC_PROBE_DEFAULT_TIMEOUT_MS;
+	p->rise = SVC_PROBE_DEFAULT_RISE;
+	p->fall = SVC_PROBE_DEFAULT_FALL;
+	p->jitter_pct = SVC_PROBE_DEFAULT_JITTER_PCT;
+}
+
+static bool opt_str_eq(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+bool svc_probe_equal(const struct svc_probe *a, const struct svc_probe *b)
+{
+	return a->type == b->type && a->port == b->port &&
+	       opt_str_eq(a->path, b->path) && opt_str_eq(a->host, b->host) &&
+	       a->tls_verify == b->tls_verify && a->status_min == b->status_min &&
+	       a->status_max == b->status_max && a->interval_ms == b->interval_ms &&
+	       a->timeout_ms == b->timeout_ms && a->rise == b->rise &&
+	       a->fall == b->fall && a->jitter_pct == b->jitter_pct;
+}
+
+uint16_t svc_probe_port(const struct svc_spec *s)
+{
+	if (s->probe.port)
+		return s->probe.port;
+	return s->n_ports ? s->ports[0].port : 0;
+}
+
+const char *svc_probe_type_name(enum svc_probe_type t)
+{
+	switch (t) {
+	case SVC_PROBE_HTTP:
+		return "http";
+	case SVC_PROBE_HTTPS:
+		return "https";
+	case SVC_PROBE_TCP:
+		return "tcp";
+	case SVC_PROBE_NONE:
+	default:
+		return "none";
+	}
+}
+
 void svc_spec_deinit(struct svc_spec *s)
 {
+	free(s->probe.path);
+	free(s->probe.host);
 	free(s->name);
 	free(s->namespace);
 	for (size_t i = 0; i < s->n_ports; i++)
@@ -53,7 +106,13 @@ static int dup_opt(char **dst, const char *src)
 int svc_spec_copy(struct svc_spec *dst, const struct svc_spec *src)
 {
 	memset(dst, 0, sizeof(*dst));
-	if (dup_opt(&dst->name, src->name) < 0 ||
+	dst->probe = src->probe;
+	dst->probe.path = dst->probe.host = NULL;
+	dst->probe_mode = src->probe_mode;
+	dst->panic_threshold_pct = src->panic_threshold_pct;
+	if (dup_opt(&dst->probe.path, src->probe.path) < 0 ||
+	    dup_opt(&dst->probe.host, src->probe.host) < 0 ||
+	    dup_opt(&dst->name, src->name) < 0 ||
 	    dup_opt(&dst->namespace, src->namespace) < 0)
 		goto fail;
 	dst->ports = calloc(src->n_ports ? src->n_ports : 1, sizeof(*dst->ports));

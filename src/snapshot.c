@@ -87,7 +87,61 @@ static void target_insert(struct snap_service *s, uint32_t idx)
 	s->target_table[i] = idx + 1;
 }
 
-struct snap_service *snap_service_create(const struct svc_spec *spec)
+struct svc_live *svc_live_create(void)
+{
+	struct svc_live *l = calloc(1, sizeof(*l));
+
+	if (l)
+		l->refs = 1;
+	return l;
+}
+
+void svc_live_ref(struct svc_live *l)
+{
+	l->refs++;
+}
+
+void svc_live_unref(struct svc_live *l)
+{
+	if (l && --l->refs == 0)
+		free(l);
+}
+
+/* Which endpoints answers hold; see snap_service_create() in the header. */
+static void decide_eligible(struct snap_service *s, uint8_t panic_pct)
+{
+	uint32_t n_live = 0;
+
+	for (uint32_t i = 0; i < s->n_eps; i++) {
+		struct snap_ep *e = &s->eps[i];
+		s->n_ready += (e->flags & SNAP_EP_READY) != 0;
+		s->n_healthy += (e->flags & SNAP_EP_HEALTHY) != 0;
+		if ((e->flags & SNAP_EP_HEALTHY) && e->effective > 0)
+			n_live++;
+		if ((e->flags & SNAP_EP_HEALTHY) && e->effective == 0)
+			e->flags |= SNAP_EP_DRAINING;
+	}
+	s->panic = panic_pct > 0 && s->n_ready > 0 &&
+		   (uint64_t)s->n_healthy * 100 < (uint64_t)panic_pct * s->n_ready;
+	for (uint32_t i = 0; i < s->n_eps; i++) {
+		struct snap_ep *e = &s->eps[i];
+		bool in;
+		if (s->panic)
+			in = (e->flags & SNAP_EP_READY) != 0;
+		else if (n_live)
+			in = (e->flags & SNAP_EP_HEALTHY) && e->effective > 0;
+		else
+			in = (e->flags & SNAP_EP_HEALTHY) != 0;
+		if (in) {
+			e->flags |= SNAP_EP_ELIGIBLE;
+			s->n_eligible++;
+		}
+	}
+}
+
+struct snap_service *snap_service_create(const struct svc_spec *spec,
+					 const struct ep_health *health,
+					 struct svc_live *live)
 {
 	struct snap_service *s = calloc(1, sizeof(*s));
 	size_t n = spec->n_endpoints;
@@ -128,7 +182,13 @@ struct snap_service *snap_service_create(const struct svc_spec *spec)
 		e->family = (uint8_t)se->family;
 		memcpy(e->addr, se->addr, sizeof(e->addr));
 		e->weight = se->weight;
-		e->flags = se->ready ? (SNAP_EP_READY | SNAP_EP_HEALTHY) : 0;
+		e->load_pct = health ? health[i].load_pct : 100;
+		e->effective = (uint32_t)((uint64_t)se->weight * e->load_pct / 100);
+		e->flags = 0;
+		if (se->ready)
+			e->flags |= SNAP_EP_READY;
+		if (se->ready && (!health || health[i].healthy))
+			e->flags |= SNAP_EP_HEALTHY;
 		/* Zone strings stay owned by a copy of the spec's zone. */
 		e->zone = NULL;
 		if (se->zone && !(e->zone = strdup(se->zone)))
@@ -152,6 +212,11 @@ struct snap_service *snap_service_create(const struct svc_spec *spec)
 			*slot = (int32_t)s->n_eps;
 		e->target = (uint32_t)t;
 		s->n_eps++;
+	}
+	decide_eligible(s, spec->panic_threshold_pct);
+	if (live) {
+		svc_live_ref(live);
+		s->live = live;
 	}
 	return s;
 fail:
@@ -177,6 +242,7 @@ void snap_service_unref(struct snap_service *s)
 	free(s->ports);
 	free(s->name);
 	free(s->namespace);
+	svc_live_unref(s->live);
 	free(s);
 }
 

@@ -24,6 +24,8 @@
 #define CONFIG_DEFAULT_EDNS_SIZE	1232
 #define CONFIG_DEFAULT_TCP_MAX		1000
 #define CONFIG_DEFAULT_TCP_IDLE_MS	10000
+#define CONFIG_DEFAULT_PROBE_MAX_IN_FLIGHT 1024
+#define CONFIG_DEFAULT_PROBE_IDLE_S	300
 
 struct config_listen {
 	struct sockaddr_storage addr;
@@ -45,6 +47,9 @@ struct config {
 	enum log_level log_level;
 	struct svc_spec *services;
 	size_t n_services;
+	uint32_t probe_max_in_flight;	/* probes running at once, at most */
+	uint32_t probe_idle_s;		/* on_demand: stop after this unasked */
+	enum svc_probe_mode probe_mode;	/* default for static services: all */
 };
 
 /** Accumulated error lines ("FILE:LINE: KEY: message\n"). */

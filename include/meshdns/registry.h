@@ -21,6 +21,17 @@
 
 struct registry;
 
+/** Called once when the registry goes from clean to dirty. */
+typedef void (*registry_dirty_cb)(void *arg);
+
+/**
+ * Called after a service is set (@p live non-NULL: the service's live
+ * state, valid until the service is removed) and before one is removed
+ * (@p live NULL). @p spec is the registry's copy, valid during the call.
+ */
+typedef void (*registry_observer_cb)(void *arg, const struct svc_spec *spec,
+				     struct svc_live *live);
+
 /**
  * Create an empty registry; publishes an empty snapshot at once.
  * @param p  copied
@@ -60,6 +71,22 @@ int registry_replace_all(struct registry *r, const struct svc_spec *specs,
  * @return 0 or MESHDNS_ENOMEM (the previous snapshot stays current)
  */
 int registry_publish(struct registry *r) MESHDNS_WUR;
+
+/**
+ * Record an endpoint's health; answers change at the next publish when
+ * healthy or load_pct changed.
+ * @param hint  the endpoint's index in the spec, checked, else searched
+ * @return 0 or MESHDNS_ENOENT (service or endpoint gone)
+ */
+int registry_set_health(struct registry *r, const char *ns, const char *name,
+			size_t hint, int family, const uint8_t *addr,
+			const struct ep_health *h);
+
+/** Set the callback that schedules a publish (the daemon coalesces). */
+void registry_set_dirty_cb(struct registry *r, registry_dirty_cb cb, void *arg);
+
+/** Set the one observer of service changes (the prober). */
+void registry_set_observer(struct registry *r, registry_observer_cb cb, void *arg);
 
 /**
  * The current snapshot. Valid until the next registry_publish() on the

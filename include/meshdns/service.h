@@ -36,6 +36,41 @@ struct svc_endpoint {
 	bool ready;			/* the source's readiness */
 };
 
+enum svc_probe_type {
+	SVC_PROBE_NONE = 0,		/* trust the source's readiness only */
+	SVC_PROBE_HTTP,
+	SVC_PROBE_HTTPS,
+	SVC_PROBE_TCP,
+};
+
+enum svc_probe_mode {
+	SVC_PROBE_MODE_DEFAULT = 0,	/* the source's default */
+	SVC_PROBE_MODE_ALL,		/* probe every endpoint all the time */
+	SVC_PROBE_MODE_ON_DEMAND,	/* only while the service is asked for */
+};
+
+#define SVC_PROBE_DEFAULT_INTERVAL_MS	2000
+#define SVC_PROBE_DEFAULT_TIMEOUT_MS	1000
+#define SVC_PROBE_DEFAULT_RISE		2
+#define SVC_PROBE_DEFAULT_FALL		3
+#define SVC_PROBE_DEFAULT_JITTER_PCT	10
+
+/** How to check a service's endpoints. */
+struct svc_probe {
+	enum svc_probe_type type;
+	uint16_t port;			/* 0: the service's first port */
+	char *path;			/* HTTP: request path, NULL = "/" */
+	char *host;			/* HTTP: Host header, NULL = address */
+	bool tls_verify;		/* HTTPS: check the certificate */
+	uint16_t status_min;		/* HTTP: passing status range */
+	uint16_t status_max;
+	uint32_t interval_ms;
+	uint32_t timeout_ms;
+	uint16_t rise;			/* passes to become healthy */
+	uint16_t fall;			/* failures to become unhealthy */
+	uint8_t jitter_pct;		/* intervals shortened by up to this */
+};
+
 struct svc_spec {
 	char *name;
 	char *namespace;
@@ -43,7 +78,22 @@ struct svc_spec {
 	size_t n_ports;
 	struct svc_endpoint *endpoints;
 	size_t n_endpoints;
+	struct svc_probe probe;
+	enum svc_probe_mode probe_mode;
+	uint8_t panic_threshold_pct;	/* 0: off */
 };
+
+/** Fill @p p with the defaults (type none). */
+void svc_probe_init(struct svc_probe *p);
+
+/** Are two probe settings the same? */
+bool svc_probe_equal(const struct svc_probe *a, const struct svc_probe *b);
+
+/** The probe's port: its own, else the service's first, else 0. */
+uint16_t svc_probe_port(const struct svc_spec *s);
+
+/** "none", "http", "https" or "tcp". */
+const char *svc_probe_type_name(enum svc_probe_type t);
 
 /** "tcp", "udp" or "sctp". */
 const char *svc_proto_name(enum svc_proto p);

@@ -22,14 +22,40 @@
 #include "meshdns/service.h"
 
 /* Endpoint flags. */
-#define SNAP_EP_READY	0x01	/* the source says ready */
-#define SNAP_EP_HEALTHY	0x02	/* passing probes (or not probed) */
+#define SNAP_EP_READY	 0x01	/* the source says ready */
+#define SNAP_EP_HEALTHY	 0x02	/* ready and passing probes (or not probed) */
+#define SNAP_EP_ELIGIBLE 0x04	/* given out in answers now */
+#define SNAP_EP_DRAINING 0x08	/* healthy with effective weight 0 */
+
+/** An endpoint's health as the prober last saw it (registry-owned). */
+struct ep_health {
+	bool healthy;		/* true until probes say otherwise */
+	bool probed;		/* at least one probe result counted */
+	uint8_t load_pct;	/* X-Mesh-Weight, 100 without one */
+};
+
+/*
+ * State shared by every snapshot's copy of one service and by the prober:
+ * the DNS path marks the service as asked for (on_demand probing).
+ */
+struct svc_live {
+	unsigned refs;		/* loop thread only */
+	volatile uint8_t queried;	/* set by readers, cleared by the prober */
+};
+
+/** New live state with one reference; NULL on no memory. */
+struct svc_live *svc_live_create(void);
+void svc_live_ref(struct svc_live *l);
+/** NULL is fine. */
+void svc_live_unref(struct svc_live *l);
 
 struct snap_ep {
 	uint8_t family;		/* AF_INET / AF_INET6 */
 	uint8_t flags;
 	uint8_t addr[16];
-	uint32_t weight;
+	uint8_t load_pct;
+	uint32_t weight;	/* base weight */
+	uint32_t effective;	/* weight x load_pct / 100 */
 	uint32_t target;	/* index into snap_service.targets */
 	const char *zone;	/* NULL if unknown */
 };
@@ -61,6 +87,11 @@ struct snap_service {
 	uint32_t target_mask;
 	struct snap_port *ports;
 	uint32_t n_ports;
+	struct svc_live *live;	/* one reference */
+	uint32_t n_ready;
+	uint32_t n_healthy;
+	uint32_t n_eligible;
+	bool panic;		/* below panic threshold: all ready answered */
 };
 
 enum snap_kind {
@@ -118,11 +149,17 @@ struct snapshot_params {
 };
 
 /**
- * Build a service object from a spec. Only endpoints for which
- * svc_endpoint usable (ready) get SNAP_EP_READY|SNAP_EP_HEALTHY for now.
+ * Build a service object from a spec and its endpoints' health, deciding
+ * which endpoints answers hold: healthy ones with an effective weight above
+ * zero; if there are none, the healthy draining ones; and when the healthy
+ * share of ready endpoints is below the panic threshold, every ready one.
+ * @param health  one per spec endpoint, or NULL (all healthy)
+ * @param live    referenced by the new object; may be NULL
  * @return a new object with one reference, or NULL (no memory).
  */
-struct snap_service *snap_service_create(const struct svc_spec *spec);
+struct snap_service *snap_service_create(const struct svc_spec *spec,
+					 const struct ep_health *health,
+					 struct svc_live *live);
 
 /** Take a reference. Loop thread. */
 void snap_service_ref(struct snap_service *s);

@@ -28,6 +28,9 @@ start_server <<EOF
     { "name": "api", "namespace": "prod",
       "ports": [ {"name": "grpc", "port": 9000, "protocol": "tcp"} ],
       "endpoints": [ {"address": "192.168.1.10"} ] },
+    { "name": "empty", "namespace": "default",
+      "ports": [ {"name": "http", "port": 8080, "protocol": "tcp"} ],
+      "endpoints": [] },
     { "name": "v6only", "namespace": "default",
       "ports": [],
       "endpoints": [ {"address": "fd00::abcd"} ] }
@@ -182,6 +185,14 @@ for type in TXT MX; do
 	expect_nodata "$Z" "$NEG"
 done
 q "web-b.$WEB" TXT
+expect_nodata "$Z" "$NEG"
+# the SRV owner exists; it has no addresses
+q "_http._tcp.$WEB" A
+expect_nodata "$Z" "$NEG"
+# a service without endpoints exists, with nothing to answer
+q "empty.default.svc.$Z" A
+expect_nodata "$Z" "$NEG"
+q "_http._tcp.empty.default.svc.$Z" SRV
 expect_nodata "$Z" "$NEG"
 
 # ---------------------------------------------------------------- NXDOMAIN

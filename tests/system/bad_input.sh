@@ -122,6 +122,15 @@ raw "ARCOUNT=1, no record" "$(hexhdr 0x200d 0 1 0 0 1)$(hexname "$WEB")$QTAIL"
 expect_reply 0x200d FORMERR
 check_alive "a missing additional record"
 
+# ---------------------------------------------------------------- odd but valid names
+
+# labels are binary: a "." or a NUL inside a label is no separator
+raw "label with a dot" "$(hexhdr 0x2101 0 1 0 0 0)0b$(hexstr web.default)$(hexname svc.mesh.local)$QTAIL"
+expect_reply 0x2101 NXDOMAIN
+raw "label with a NUL" "$(hexhdr 0x2102 0 1 0 0 0)04$(hexstr web)00$(hexname default.svc.mesh.local)$QTAIL"
+expect_reply 0x2102 NXDOMAIN
+check_alive "names with odd labels"
+
 # ---------------------------------------------------------------- dropped
 
 raw "11-byte packet" "$(hexhdr 0x3001 0 1 0 0 0 | cut -c1-22)"
@@ -172,6 +181,8 @@ raw "TCP: garbage after a header" --tcp "$(hexhdr 0x6001 0 1 0 0 0)deadbeefdeadb
 expect_reply 0x6001 FORMERR
 raw "TCP: QDCOUNT=2" --tcp "$(hexhdr 0x6002 0 2 0 0 0)$(hexname "$WEB")$QTAIL$(hexname "$WEB")$QTAIL"
 expect_reply 0x6002 FORMERR
+raw "TCP: a response (QR=1)" --tcp "$(hexhdr 0x6003 0x8400 1 0 0 0)$(hexname "$WEB")$QTAIL"
+if [ "$DIG" = eof ] || [ "$DIG" = noreply ]; then ok "$Q: no reply ($DIG)"; else fail "$Q: got '$DIG', want no reply"; fi
 raw "TCP: 5-byte message" --tcp "0102030405"
 if [ "$DIG" = eof ] || [ "$DIG" = noreply ]; then ok "$Q: no reply ($DIG)"; else fail "$Q: got '$DIG', want no reply"; fi
 raw "TCP: zero length prefix" --rawtcp "0000"

@@ -163,6 +163,26 @@ Q="dig +keepopen, 3 queries"
 expect_eq "$(printf '%s\n' "$DIG" | grep -oE 'status: [A-Z]+' | tr '\n' ' ')" \
 	"status: NOERROR status: NOERROR status: NXDOMAIN " "$Q: three answers"
 
+LAST_CMD="dnstool halfclose 127.0.0.1 $PORT"
+DIG=$(py halfclose 127.0.0.1 "$PORT" 2>&1)
+Q="TCP query, then the client shuts down its sending side"
+check "$Q: still answered (RFC 7766 6.2.1)" has_reply "$DIG" 4343 NOERROR 2
+
+LAST_CMD="dnstool backpressure 127.0.0.1 $PORT 3000"
+DIG=$(py backpressure 127.0.0.1 "$PORT" 3000 2>&1)
+Q="a TCP client that never reads its big answers"
+note "$DIG"
+expect_contains '^udp=rcode=NOERROR t=0\.' "$Q: UDP still answered within 1 s"
+expect_contains '^tcp=rcode=NOERROR t=0\.' "$Q: another TCP client still answered within 1 s"
+
+# unknown EDNS options are ignored, DO is fine without DNSSEC
+q +ednsopt=65001:abcd "$WEB" A
+expect_rcode NOERROR
+expect_answer_count 2
+q +dnssec "$WEB" A
+expect_rcode NOERROR
+expect_answer_count 2
+
 # ---------------------------------------------------------------- idle timeout (500 ms)
 
 # idle_closed MODE: the server closes within [0.4, 2.5] s

@@ -58,7 +58,7 @@ PYTOOL=""
 
 # ---------------------------------------------------------------- reporting
 
-note() { printf '# %s\n' "$*"; }
+note() { printf '%s\n' "$*" | sed 's/^/# /'; }
 
 ok() {
 	N_TESTS=$((N_TESTS + 1))
@@ -369,6 +369,60 @@ def cmd_idle(args):
     print('closed %.3f' % (time.monotonic() - t0))
 
 
+def cmd_halfclose(args):
+    """halfclose HOST PORT: send a query, shut down our sending side, read
+    the answer (RFC 7766 6.2.1: the server must still answer)"""
+    host, port = args[0], int(args[1])
+    s = socket.create_connection((host, port), timeout=3)
+    q = query('web.default.svc.mesh.local', 'A', 4343)
+    s.sendall(struct.pack('!H', len(q)) + q)
+    s.shutdown(socket.SHUT_WR)
+    try:
+        r = recv_msg(s)
+        print('eof' if r is None else summary(r))
+    except (socket.timeout, ConnectionResetError) as e:
+        print('error %s' % type(e).__name__)
+
+
+def cmd_backpressure(args):
+    """backpressure HOST PORT N: one client pipelines N queries with big
+    answers and never reads; meanwhile UDP and a second TCP client must be
+    answered promptly. Prints 'udp=SUMMARY t=S' and 'tcp=SUMMARY t=S'."""
+    host, port, n = args[0], int(args[1]), int(args[2])
+    b = socket.socket(fam(host), socket.SOCK_STREAM)
+    b.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    b.settimeout(3)
+    b.connect((host, port))
+    q = query('big.default.svc.mesh.local', 'A', 1)
+    wire = (struct.pack('!H', len(q)) + q) * n
+    b.setblocking(False)
+    sent = 0
+    t_end = time.monotonic() + 3
+    while sent < len(wire) and time.monotonic() < t_end:
+        try:
+            sent += b.send(wire[sent:])
+        except BlockingIOError:
+            time.sleep(0.01)
+    print('# pipelined %d of %d bytes without reading' % (sent, len(wire)))
+    time.sleep(0.3)
+    t = time.monotonic()
+    r = udp_exchange(host, port, query('web.default.svc.mesh.local', 'A', 4444), 2.0)
+    print('udp=%s t=%.3f' % ('noreply' if r is None else 'rcode=' + RCODES.get(r[3] & 15, '?'),
+                             time.monotonic() - t))
+    t = time.monotonic()
+    try:
+        s = socket.create_connection((host, port), timeout=2)
+        s.settimeout(2)
+        q = query('web.default.svc.mesh.local', 'A', 4445)
+        s.sendall(struct.pack('!H', len(q)) + q)
+        r = recv_msg(s)
+        res = 'eof' if r is None else 'rcode=' + RCODES.get(r[3] & 15, '?')
+    except OSError as e:
+        res = 'error-' + type(e).__name__
+    print('tcp=%s t=%.3f' % (res, time.monotonic() - t))
+    b.close()
+
+
 def cmd_conncap(args):
     """conncap HOST PORT N HOLD: open N connections, send a query on each,
     count the answers within HOLD seconds; while all are held, ask over UDP"""
@@ -623,6 +677,7 @@ _responds() {
 # runs but never answered.
 launch_server() {
 	local i
+	[ "$BASHPID" = "$$" ] || hard_error "launch_server runs in a subshell"
 	CONF=$1
 	LOG=$TMP/meshdns.$((++_LAUNCHES)).log
 	note "starting: ${SERVER_WRAP[*]+${SERVER_WRAP[*]} }$MESHDNS -c $CONF -l debug (log $LOG)"
@@ -648,6 +703,8 @@ _LAUNCHES=0
 # works, "[::1]:P"). DOMAIN (default mesh.local) is the readiness probe.
 start_server() {
 	local tmpl tmpl_out attempt rc listen
+	# in a subshell (a pipeline) the daemon would outlive the EXIT trap
+	[ "$BASHPID" = "$$" ] || hard_error "start_server runs in a subshell; feed it with <<EOF or <FILE, not a pipe"
 	DOMAIN=${1:-mesh.local}
 	tmpl=$(cat)
 	stop_server

@@ -5,6 +5,7 @@
  * that comments do not shift line numbers.
  */
 #include <arpa/inet.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -264,6 +265,80 @@ START_TEST(test_labels)
 }
 END_TEST
 
+START_TEST(test_probe)
+{
+	ck_assert_msg(parse("{\"probe_max_in_flight\": 50, \"probe_mode\": \"on_demand\",\n"
+			    "\"services\": [{\"name\": \"web\", \"ports\": [{\"name\": \"http\", \"port\": 8080}],\n"
+			    " \"panic_threshold_pct\": 30, \"probe_mode\": \"all\",\n"
+			    " \"probe\": {\"type\": \"https\", \"path\": \"/healthz\", \"host\": \"web.example\",\n"
+			    "   \"tls_verify\": false, \"expect_status\": \"200-204\", \"interval_ms\": 500,\n"
+			    "   \"timeout_ms\": 250, \"rise\": 1, \"fall\": 5, \"jitter_pct\": 20}}]}") == 0,
+		      "config_parse: %s", errs.text);
+	ck_assert_uint_eq(cfg->probe_max_in_flight, 50);
+	ck_assert_int_eq(cfg->probe_mode, SVC_PROBE_MODE_ON_DEMAND);
+	const struct svc_spec *s = &cfg->services[0];
+	ck_assert_int_eq(s->probe_mode, SVC_PROBE_MODE_ALL);
+	ck_assert_uint_eq(s->panic_threshold_pct, 30);
+	ck_assert_int_eq(s->probe.type, SVC_PROBE_HTTPS);
+	ck_assert_str_eq(s->probe.path, "/healthz");
+	ck_assert_str_eq(s->probe.host, "web.example");
+	ck_assert(!s->probe.tls_verify);
+	ck_assert_uint_eq(s->probe.status_min, 200);
+	ck_assert_uint_eq(s->probe.status_max, 204);
+	ck_assert_uint_eq(s->probe.interval_ms, 500);
+	ck_assert_uint_eq(s->probe.timeout_ms, 250);
+	ck_assert_uint_eq(s->probe.rise, 1);
+	ck_assert_uint_eq(s->probe.fall, 5);
+	ck_assert_uint_eq(s->probe.jitter_pct, 20);
+	ck_assert_uint_eq(svc_probe_port(s), 8080);
+
+	/* defaults */
+	ck_assert_int_eq(parse("{\"services\": [{\"name\": \"a\", \"ports\": [{\"port\": 80}],"
+			       " \"probe\": {\"type\": \"tcp\"}}]}"), 0);
+	s = &cfg->services[0];
+	ck_assert_uint_eq(s->probe.interval_ms, 2000);
+	ck_assert_uint_eq(s->probe.timeout_ms, 1000);
+	ck_assert_uint_eq(s->probe.rise, 2);
+	ck_assert_uint_eq(s->probe.fall, 3);
+	ck_assert_uint_eq(s->probe.jitter_pct, 10);
+	ck_assert_uint_eq(s->probe.status_min, 200);
+	ck_assert_uint_eq(s->probe.status_max, 399);
+	ck_assert(s->probe.tls_verify);
+	ck_assert_uint_eq(s->panic_threshold_pct, 0);
+	ck_assert_int_eq(cfg->probe_mode, SVC_PROBE_MODE_ALL);
+}
+END_TEST
+
+START_TEST(test_probe_errors)
+{
+	expect_error("{\"services\": [{\"name\": \"a\", \"ports\": [{\"port\": 80}],\n"
+		     "\"probe\": {\"type\": \"icmp\"}}]}", 2, "services[0].probe.type", "not http");
+	expect_error("{\"services\": [{\"name\": \"a\",\n\"probe\": {\"type\": \"tcp\"}}]}",
+		     2, "services[0].probe", "needs a port");
+	expect_error("{\"services\": [{\"name\": \"a\", \"ports\": [{\"port\": 80}],\n"
+		     "\"probe\": {\"type\": \"http\",\n\"timeout_ms\": 3000}}]}", 3,
+		     "services[0].probe.timeout_ms", "longer than interval_ms");
+	expect_error("{\"services\": [{\"name\": \"a\", \"ports\": [{\"port\": 80}],"
+		     "\"probe\": {\"type\": \"http\", \"path\": \"healthz\"}}]}", 1,
+		     "services[0].probe.path", "start with '/'");
+	expect_error("{\"services\": [{\"name\": \"a\", \"ports\": [{\"port\": 80}],"
+		     "\"probe\": {\"type\": \"http\", \"expect_status\": \"399-200\"}}]}", 1,
+		     "services[0].probe.expect_status", NULL);
+	expect_error("{\"services\": [{\"name\": \"a\", \"ports\": [{\"port\": 80}],"
+		     "\"probe\": {\"type\": \"http\", \"rise\": 0}}]}", 1,
+		     "services[0].probe.rise", NULL);
+	expect_error("{\"services\": [{\"name\": \"a\", \"ports\": [{\"port\": 80}],"
+		     "\"probe\": {\"type\": \"http\", \"tls_verify\": \"no\"}}]}", 1,
+		     "services[0].probe.tls_verify", "true or false");
+	expect_error("{\"services\": [{\"name\": \"a\", \"panic_threshold_pct\": 101}]}", 1,
+		     "services[0].panic_threshold_pct", NULL);
+	expect_error("{\"probe_mode\": \"sometimes\"}", 1, "probe_mode", "not all or on_demand");
+	expect_error("{\"services\": [{\"name\": \"a\", \"ports\": [{\"port\": 80}],"
+		     "\"probe\": {\"type\": \"http\", \"intervall_ms\": 5}}]}", 1,
+		     "services[0].probe.intervall_ms", "unknown key");
+}
+END_TEST
+
 Suite *config_suite(void)
 {
 	Suite *s = suite_create("config");
@@ -286,6 +361,8 @@ Suite *config_suite(void)
 	tcase_add_test(tc, test_all_errors_reported);
 	tcase_add_test(tc, test_missing_file);
 	tcase_add_test(tc, test_labels);
+	tcase_add_test(tc, test_probe);
+	tcase_add_test(tc, test_probe_errors);
 	suite_add_tcase(s, tc);
 	return s;
 }

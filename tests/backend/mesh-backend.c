@@ -1111,9 +1111,9 @@ static void raise_nofile(unsigned need)
 		getrlimit(RLIMIT_NOFILE, &rl);
 	}
 	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
-		fprintf(stderr, PROG ": warning: RLIMIT_NOFILE is %llu, "
-		    "%u ports need more than %u\n",
-		    (unsigned long long)rl.rlim_cur, need - 64, need);
+		fprintf(stderr, PROG ": warning: RLIMIT_NOFILE is %llu, want "
+		    "at least %u (ports + 64)\n",
+		    (unsigned long long)rl.rlim_cur, need);
 }
 
 static int write_ready_file(const char *path)

@@ -133,13 +133,8 @@ struct curl_ev *curl_ev_create(struct event_base *base, long max_connects)
 	curl_multi_setopt(ce->multi, CURLMOPT_SOCKETDATA, ce);
 	curl_multi_setopt(ce->multi, CURLMOPT_TIMERFUNCTION, timer_set_cb);
 	curl_multi_setopt(ce->multi, CURLMOPT_TIMERDATA, ce);
-	curl_ev_set_max_connects(ce, max_connects);
-	return ce;
-}
-
-void curl_ev_set_max_connects(struct curl_ev *ce, long max_connects)
-{
 	curl_multi_setopt(ce->multi, CURLMOPT_MAXCONNECTS, max_connects);
+	return ce;
 }
 
 void curl_ev_delete(struct curl_ev *ce)

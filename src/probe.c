@@ -22,6 +22,15 @@
 #define REPORT_S	10
 #define FIRST_SPREAD_MS	100	/* new targets start within this window */
 #define START_GAP_US	200	/* a mass start runs at most 5,000 first probes/s */
+/*
+ * HTTP targets are spread over several curl multi handles of at most this
+ * many targets each. libcurl 7.88 scans its whole connection cache in
+ * curl_multi_remove_handle() after every transfer that left a connection
+ * behind (to close CONNECT_ONLY ones), so one multi with 5,000 kept-alive
+ * connections costs O(n) per probe; shards keep that scan short while
+ * every target keeps its connection alive between probes.
+ */
+#define CURL_SHARD_TARGETS 128
 
 struct probe_svc {
 	struct probe_svc *hnext;	/* hash chain */
@@ -38,15 +47,20 @@ struct probe_svc {
 	size_t n_targets;
 };
 
+struct curl_shard {
+	struct curl_ev *ce;
+	uint32_t n_targets;
+};
+
 struct prober {
 	struct event_base *base;
 	struct registry *reg;
-	struct curl_ev *curl;
+	struct curl_shard *shards;
+	uint32_t n_shards;
 	struct prober_params params;
 	struct probe_svc **table;	/* chained hash of services */
 	uint32_t table_mask;
 	uint32_t n_svcs;
-	uint32_t n_http;
 	struct probe_target *q_head, *q_tail;
 	struct event *sweep;
 	uint64_t rng;
@@ -114,7 +128,43 @@ uint16_t probe_target_port(const struct probe_target *t)
 
 struct curl_ev *probe_target_curl(const struct probe_target *t)
 {
-	return t->pr->curl;
+	return t->curl;
+}
+
+/* The least loaded shard, a new one when all are full. */
+static struct curl_ev *shard_take(struct prober *pr)
+{
+	struct curl_shard *best = NULL;
+
+	for (uint32_t i = 0; i < pr->n_shards; i++) {
+		if (pr->shards[i].n_targets < CURL_SHARD_TARGETS &&
+		    (!best || pr->shards[i].n_targets < best->n_targets))
+			best = &pr->shards[i];
+	}
+	if (!best) {
+		struct curl_shard *s = realloc(pr->shards, (pr->n_shards + 1) * sizeof(*s));
+		if (!s)
+			return NULL;
+		pr->shards = s;
+		best = &s[pr->n_shards];
+		best->ce = curl_ev_create(pr->base, CURL_SHARD_TARGETS + 8);
+		best->n_targets = 0;
+		if (!best->ce)
+			return NULL;
+		pr->n_shards++;
+	}
+	best->n_targets++;
+	return best->ce;
+}
+
+static void shard_give(struct prober *pr, struct curl_ev *ce)
+{
+	for (uint32_t i = 0; i < pr->n_shards; i++) {
+		if (pr->shards[i].ce == ce) {
+			pr->shards[i].n_targets--;
+			return;
+		}
+	}
 }
 
 struct event_base *probe_target_base(const struct probe_target *t)
@@ -319,6 +369,8 @@ static void target_free(struct probe_target *t)
 		return;
 	target_stop(t);
 	ops_of(t->svc)->release(t);
+	if (t->curl)
+		shard_give(t->pr, t->curl);
 	event_free(t->timer);
 	free(t);
 }
@@ -344,6 +396,14 @@ static struct probe_target *target_new(struct prober *pr, struct probe_svc *s,
 	if (!t->timer) {
 		free(t);
 		return NULL;
+	}
+	if (s->conf.type != SVC_PROBE_TCP) {
+		t->curl = shard_take(pr);
+		if (!t->curl) {
+			event_free(t->timer);
+			free(t);
+			return NULL;
+		}
 	}
 	return t;
 }
@@ -383,17 +443,10 @@ static void deactivate(struct prober *pr, struct probe_svc *s)
 	}
 }
 
-static bool is_http(const struct probe_svc *s)
-{
-	return s->conf.type == SVC_PROBE_HTTP || s->conf.type == SVC_PROBE_HTTPS;
-}
-
 static void svc_free(struct prober *pr, struct probe_svc *s)
 {
 	for (size_t i = 0; i < s->n_targets; i++)
 		target_free(s->targets[i]);
-	if (is_http(s))
-		pr->n_http -= (uint32_t)s->n_targets;
 	pr->stats.targets -= (uint32_t)s->n_targets;
 	if (s->active)
 		pr->stats.active_targets -= (uint32_t)s->n_targets;
@@ -452,8 +505,6 @@ static int svc_sync(struct prober *pr, struct probe_svc *s, const struct svc_spe
 	}
 	for (size_t j = 0; j < s->n_targets; j++)
 		target_free(s->targets[j]);
-	if (is_http(s))
-		pr->n_http += (uint32_t)spec->n_endpoints - (uint32_t)s->n_targets;
 	pr->stats.targets += (uint32_t)spec->n_endpoints;
 	pr->stats.targets -= (uint32_t)s->n_targets;
 	if (s->active) {
@@ -516,8 +567,6 @@ static void observe(void *arg, const struct svc_spec *spec, struct svc_live *liv
 	}
 	if (svc_sync(pr, s, spec) < 0)
 		goto nomem;
-	if (is_http(s))
-		curl_ev_set_max_connects(pr->curl, (long)pr->n_http + 16);
 	bool was = s->on_demand;
 	s->on_demand = mode == SVC_PROBE_MODE_ON_DEMAND;
 	if (!s->on_demand && !s->active)
@@ -599,11 +648,10 @@ struct prober *prober_create(struct event_base *base, struct registry *reg,
 	pr->params = *p;
 	pr->table_mask = 4095;
 	pr->table = calloc(pr->table_mask + 1, sizeof(*pr->table));
-	pr->curl = curl_ev_create(base, 64);
 	pr->sweep = event_new(base, -1, EV_PERSIST, sweep_cb, pr);
 	pr->rng = now_us() ^ ((uint64_t)(uintptr_t)pr << 16) ^ 0x9e3779b97f4a7c15ull;
 	pr->last_report_us = now_us();
-	if (!pr->table || !pr->curl || !pr->sweep || event_add(pr->sweep, &tv) < 0) {
+	if (!pr->table || !pr->sweep || event_add(pr->sweep, &tv) < 0) {
 		prober_delete(pr);
 		return NULL;
 	}
@@ -629,7 +677,9 @@ void prober_delete(struct prober *pr)
 	free(pr->table);
 	if (pr->sweep)
 		event_free(pr->sweep);
-	curl_ev_delete(pr->curl);
+	for (uint32_t i = 0; i < pr->n_shards; i++)
+		curl_ev_delete(pr->shards[i].ce);
+	free(pr->shards);
 	free(pr);
 }
 

@@ -10,7 +10,6 @@
 
 #include <arpa/inet.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -88,8 +87,6 @@ static int setup(struct probe_target *t)
 	 * host:port and prunes it by a full scan on every connect, which
 	 * made 5,000 targets quadratic (perf: 60% in that scan). */
 	curl_easy_setopt(e, CURLOPT_DNS_CACHE_TIMEOUT, 0L);
-	if (getenv("MESHDNS_PROBE_NOREUSE"))
-		curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
 	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)c->timeout_ms);

@@ -59,6 +59,7 @@ struct probe_target {
 	bool warned_weight;
 	struct probe_target *q_prev, *q_next;
 	/* http */
+	struct curl_ev *curl;		/* the shard whose connection cache it uses */
 	CURL *easy;
 	struct curl_slist *headers;
 	size_t body_bytes;

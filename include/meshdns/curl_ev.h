@@ -42,7 +42,4 @@ int curl_ev_add(struct curl_ev *ce, CURL *easy, curl_ev_done_cb cb, void *arg)
 /** Abort a running transfer without calling its callback. */
 void curl_ev_remove(struct curl_ev *ce, CURL *easy);
 
-/** Grow the connection cache (e.g. as probe targets are added). */
-void curl_ev_set_max_connects(struct curl_ev *ce, long max_connects);
-
 #endif

@@ -53,7 +53,7 @@ expect_config_error() {
 	shift 2
 	f=$TMP/$name.conf
 	cat >"$f"
-	line=$(marker_line "$f" "$marker")
+	line=$(marker_line "$f" "$marker") || hard_error "bad fixture $name"
 	run_meshdns -t -c "$f"
 	expect_eq "$RC" 1 "$name: meshdns -t exits 1"
 	if has_error_line "$f" "$line" "$@"; then

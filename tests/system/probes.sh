@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2119,SC2317
 # SPDX-License-Identifier: BSD-3-Clause
 #
 # Active health probing against real HTTP/TCP backends on loopback

@@ -353,6 +353,34 @@ static const char *get_string(struct ctx *c, const cJSON *obj, const char *path,
 	return v->valuestring;
 }
 
+/*
+ * An optional array member whose elements become a calloc'd C array of
+ * @p size bytes each. @return the array item, or NULL when absent, of the
+ * wrong type (reported) or out of memory (flagged).
+ */
+static const cJSON *get_array(struct ctx *c, const cJSON *obj, const char *path,
+			      const char *key, size_t size, void **out, size_t *n)
+{
+	const cJSON *arr = member(obj, key);
+	char p[PATH_LEN];
+
+	if (!arr)
+		return NULL;
+	if (!cJSON_IsArray(arr)) {
+		subpath(p, path, key);
+		bad(c, arr, p, "must be an array, not %s", type_name(arr));
+		return NULL;
+	}
+	*n = (size_t)cJSON_GetArraySize(arr);
+	*out = calloc(*n ? *n : 1, size);
+	if (!*out) {
+		*n = 0;
+		c->nomem = true;
+		return NULL;
+	}
+	return arr;
+}
+
 static char *dup_or_flag(struct ctx *c, const char *s)
 {
 	char *d = strdup(s);
@@ -648,18 +676,10 @@ static void parse_service(struct ctx *c, const cJSON *o, const char *path,
 	else
 		svc->namespace = dup_or_flag(c, s ? s : "default");
 
-	arr = member(o, "ports");
-	subpath(p, path, "ports");
-	if (arr && !cJSON_IsArray(arr)) {
-		bad(c, arr, p, "must be an array, not %s", type_name(arr));
-	} else if (arr) {
-		size_t n = (size_t)cJSON_GetArraySize(arr);
-		svc->ports = calloc(n ? n : 1, sizeof(*svc->ports));
-		if (!svc->ports) {
-			c->nomem = true;
-			return;
-		}
-		svc->n_ports = n;
+	arr = get_array(c, o, path, "ports", sizeof(*svc->ports),
+			(void **)&svc->ports, &svc->n_ports);
+	if (arr) {
+		size_t n = svc->n_ports;
 		i = 0;
 		for (const cJSON *e = arr->child; e; e = e->next, i++) {
 			char pp[PATH_LEN];
@@ -679,18 +699,9 @@ static void parse_service(struct ctx *c, const cJSON *o, const char *path,
 		}
 	}
 
-	arr = member(o, "endpoints");
-	subpath(p, path, "endpoints");
-	if (arr && !cJSON_IsArray(arr)) {
-		bad(c, arr, p, "must be an array, not %s", type_name(arr));
-	} else if (arr) {
-		size_t n = (size_t)cJSON_GetArraySize(arr);
-		svc->endpoints = calloc(n ? n : 1, sizeof(*svc->endpoints));
-		if (!svc->endpoints) {
-			c->nomem = true;
-			return;
-		}
-		svc->n_endpoints = n;
+	arr = get_array(c, o, path, "endpoints", sizeof(*svc->endpoints),
+			(void **)&svc->endpoints, &svc->n_endpoints);
+	if (arr) {
 		i = 0;
 		for (const cJSON *e = arr->child; e; e = e->next, i++) {
 			char pp[PATH_LEN];
@@ -736,22 +747,12 @@ static void parse_service_health(struct ctx *c, const cJSON *o, const char *path
 
 static void parse_services(struct ctx *c, const cJSON *root, struct config *cfg)
 {
-	const cJSON *arr = member(root, "services");
+	const cJSON *arr = get_array(c, root, "", "services", sizeof(*cfg->services),
+				     (void **)&cfg->services, &cfg->n_services);
 	size_t i = 0;
 
 	if (!arr)
 		return;
-	if (!cJSON_IsArray(arr)) {
-		bad(c, arr, "services", "must be an array, not %s", type_name(arr));
-		return;
-	}
-	size_t n = (size_t)cJSON_GetArraySize(arr);
-	cfg->services = calloc(n ? n : 1, sizeof(*cfg->services));
-	if (!cfg->services) {
-		c->nomem = true;
-		return;
-	}
-	cfg->n_services = n;
 	for (const cJSON *e = arr->child; e; e = e->next, i++) {
 		char p[PATH_LEN];
 		struct svc_spec *s = &cfg->services[i];

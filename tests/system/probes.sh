@@ -194,8 +194,10 @@ for _ in $(seq 20); do
 	sleep 0.1
 done
 check "on_demand: the backend now sees probes" test "$seen" -ge 1
-# idle for probe_idle_s (2 s): probing stops
-sleep 3.5
+# idle for probe_idle_s (2 s): probing stops. The sweep that notices a
+# query runs up to 1 s after it and the one that notices idleness up to
+# 1 s after the 2 s: 4 s at most, 5 s to be safe
+sleep 5
 n1=$(requests 1 $((BP + 1)))
 sleep 1
 n2=$(requests 1 $((BP + 1)))

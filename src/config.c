@@ -483,7 +483,7 @@ static void parse_endpoint(struct ctx *c, const cJSON *o, const char *path,
 			   struct svc_endpoint *ep)
 {
 	static const char *const keys[] = { "address", "hostname", "zone",
-					    "weight", NULL };
+					    "weight", "for_zones", NULL };
 	const char *s;
 	char p[PATH_LEN];
 
@@ -519,6 +519,17 @@ static void parse_endpoint(struct ctx *c, const cJSON *o, const char *path,
 	ep->ready = true;
 	ep->weight = SVC_DEFAULT_WEIGHT;
 	get_uint(c, o, path, "weight", 0, SVC_MAX_WEIGHT, &ep->weight);
+	const cJSON *fz = get_array(c, o, path, "for_zones", sizeof(*ep->for_zones),
+				    (void **)&ep->for_zones, &ep->n_for_zones);
+	size_t i = 0;
+	for (const cJSON *z = fz ? fz->child : NULL; z; z = z->next, i++) {
+		char pz[PATH_LEN];
+		path_fmt(pz, "%s.for_zones[%zu]", path, i);
+		if (!cJSON_IsString(z) || !*z->valuestring || strlen(z->valuestring) > 63)
+			bad(c, z, pz, "must be a zone name of 1 to 63 characters");
+		else
+			ep->for_zones[i] = dup_or_flag(c, z->valuestring);
+	}
 }
 
 static bool same_endpoint_host(const struct svc_endpoint *a,
@@ -648,7 +659,8 @@ static void parse_service(struct ctx *c, const cJSON *o, const char *path,
 {
 	static const char *const keys[] = { "name", "namespace", "ports",
 					    "endpoints", "probe", "probe_mode",
-					    "panic_threshold_pct", NULL };
+					    "panic_threshold_pct", "max_answers",
+					    "slow_start_s", NULL };
 	const cJSON *arr;
 	const char *s;
 	char p[PATH_LEN];
@@ -743,6 +755,35 @@ static void parse_service_health(struct ctx *c, const cJSON *o, const char *path
 	parse_probe_mode(c, o, path, &svc->probe_mode);
 	get_uint(c, o, path, "panic_threshold_pct", 0, 100, &v);
 	svc->panic_threshold_pct = (uint8_t)v;
+	if (member(o, "max_answers")) {
+		svc->has_max_answers = true;
+		get_uint(c, o, path, "max_answers", 0, 4096, &svc->max_answers);
+	}
+	get_uint(c, o, path, "slow_start_s", 0, 3600, &svc->slow_start_s);
+}
+
+static void parse_node(struct ctx *c, const cJSON *root, struct config *cfg)
+{
+	static const char *const keys[] = { "name", "zone", NULL };
+	const cJSON *n = member(root, "node");
+	const char *s;
+
+	if (!n || !check_object(c, n, "node", keys))
+		return;
+	s = get_string(c, n, "node", "name", false);
+	if (s) {
+		if (!*s || strlen(s) > 253)
+			bad(c, member(n, "name"), "node.name", "must be 1 to 253 characters");
+		else
+			cfg->node_name = dup_or_flag(c, s);
+	}
+	s = get_string(c, n, "node", "zone", false);
+	if (s) {
+		if (!*s || strlen(s) > 63)
+			bad(c, member(n, "zone"), "node.zone", "must be 1 to 63 characters");
+		else
+			cfg->node_zone = dup_or_flag(c, s);
+	}
 }
 
 static void parse_services(struct ctx *c, const cJSON *root, struct config *cfg)
@@ -803,6 +844,7 @@ static void parse_root(struct ctx *c, const cJSON *root, struct config *cfg)
 		"listen", "domain", "ttl", "negative_ttl", "edns_buffer_size",
 		"tcp_max_connections", "tcp_idle_timeout_ms", "log_level",
 		"services", "probe_max_in_flight", "probe_idle_s", "probe_mode",
+		"node", "zone_preference", "zone_min_share_pct", "max_answers",
 		NULL
 	};
 	uint32_t v;
@@ -834,6 +876,10 @@ static void parse_root(struct ctx *c, const cJSON *root, struct config *cfg)
 		 &cfg->probe_max_in_flight);
 	get_uint(c, root, "", "probe_idle_s", 1, 86400, &cfg->probe_idle_s);
 	parse_probe_mode(c, root, "", &cfg->probe_mode);
+	parse_node(c, root, cfg);
+	get_bool(c, root, "", "zone_preference", &cfg->zone_preference);
+	get_uint(c, root, "", "zone_min_share_pct", 0, 100, &cfg->zone_min_share_pct);
+	get_uint(c, root, "", "max_answers", 0, 4096, &cfg->max_answers);
 	parse_services(c, root, cfg);
 }
 
@@ -863,6 +909,8 @@ static struct config *config_defaults(const char *path)
 	cfg->probe_max_in_flight = CONFIG_DEFAULT_PROBE_MAX_IN_FLIGHT;
 	cfg->probe_idle_s = CONFIG_DEFAULT_PROBE_IDLE_S;
 	cfg->probe_mode = SVC_PROBE_MODE_ALL;
+	cfg->zone_preference = true;
+	cfg->zone_min_share_pct = CONFIG_DEFAULT_ZONE_MIN_SHARE;
 	return cfg;
 }
 
@@ -979,6 +1027,8 @@ void config_delete(struct config *cfg)
 	free(cfg->services);
 	free(cfg->listen);
 	free(cfg->domain);
+	free(cfg->node_name);
+	free(cfg->node_zone);
 	free(cfg->path);
 	free(cfg);
 }

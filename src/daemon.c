@@ -65,6 +65,14 @@ static int load_services(struct daemon *d, const struct config *cfg)
 	return 0;
 }
 
+static void policy_from(const struct config *cfg, struct snap_policy *p)
+{
+	p->node_zone = cfg->node_zone;
+	p->zone_preference = cfg->zone_preference;
+	p->zone_min_share_pct = (uint8_t)cfg->zone_min_share_pct;
+	p->max_answers = cfg->max_answers;
+}
+
 static bool listen_equal(const struct config *a, const struct config *b)
 {
 	if (a->n_listen != b->n_listen)
@@ -94,7 +102,9 @@ static void reload(struct daemon *d)
 	    cfg->edns_buffer_size != d->cfg->edns_buffer_size ||
 	    !listen_equal(cfg, d->cfg))
 		log_warn("reload: listen, domain, ttl and edns settings need a restart; kept the running ones");
-	if (load_services(d, cfg) < 0) {
+	struct snap_policy pol;
+	policy_from(cfg, &pol);
+	if (registry_set_policy(d->reg, &pol) < 0 || load_services(d, cfg) < 0) {
 		log_err("reload: out of memory, keeping the running services");
 		config_delete(cfg);
 		return;
@@ -158,6 +168,7 @@ struct daemon *daemon_create(struct config *cfg)
 		.ns_addrs = ns,
 		.n_ns_addrs = cfg->n_listen,
 	};
+	policy_from(cfg, &p.policy);
 	d->reg = registry_create(&p);
 	free(ns);
 	d->publish = event_new(d->base, -1, 0, publish_cb, d);

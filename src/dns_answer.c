@@ -29,6 +29,7 @@ struct reply {
 	uint16_t ancount, nscount, arcount;
 	struct dns_answer_scratch *scratch;
 	uint32_t n_recorded;
+	size_t n_srv;		/* SRV targets chosen */
 };
 
 static size_t qname_offset(const struct dns_query *q, unsigned label)
@@ -110,15 +111,17 @@ static void put_addr_rr(struct reply *r, size_t owner, const struct snap_ep *e)
 	wbuf_bytes(&r->w, e->addr, v4 ? 4 : 16);
 }
 
+/* The selector picks and orders the addresses (weights, zones, limit). */
 static void add_addresses(struct reply *r, const struct snap_service *svc,
 			  int family)
 {
-	for (uint32_t i = 0; i < svc->n_eps; i++) {
-		const struct snap_ep *e = &svc->eps[i];
-		if (e->family == family && ep_eligible(e)) {
-			put_addr_rr(r, DNS_HDR_LEN, e);
-			r->ancount++;
-		}
+	struct dns_answer_scratch *sc = r->scratch;
+	size_t n = select_addresses(svc, family, sc->now_ms, svc->max_answers,
+				    &sc->rng, &sc->sel, sc->pick);
+
+	for (size_t i = 0; i < n; i++) {
+		put_addr_rr(r, DNS_HDR_LEN, &svc->eps[sc->pick[i]]);
+		r->ancount++;
 	}
 }
 
@@ -133,32 +136,26 @@ static void add_target_address(struct reply *r, const struct snap_service *svc,
 	}
 }
 
-static bool target_eligible(const struct snap_service *svc,
-			    const struct snap_target *t)
-{
-	return (t->ep4 >= 0 && ep_eligible(&svc->eps[t->ep4])) ||
-	       (t->ep6 >= 0 && ep_eligible(&svc->eps[t->ep6]));
-}
-
-/* One SRV per eligible target for @p port; @p record keeps target offsets. */
+/*
+ * One SRV per target chosen by the selector (r->n_srv of them, in
+ * r->scratch->pick with priorities and weights), for @p port; @p record
+ * keeps the targets' offsets for the additional section.
+ */
 static void add_srv(struct reply *r, const struct snap_service *svc,
 		    const struct snap_port *port, bool record)
 {
+	struct dns_answer_scratch *sc = r->scratch;
 	size_t svc_off = qname_offset(r->q, r->m.svc_label);
 
-	for (uint32_t i = 0; i < svc->n_targets; i++) {
-		const struct snap_target *t = &svc->targets[i];
-		if (!target_eligible(svc, t))
-			continue;
-		const struct snap_ep *e = &svc->eps[t->ep4 >= 0 ? t->ep4 : t->ep6];
-		uint32_t weight = e->effective > 65535 ? 65535 : e->effective;
+	for (size_t k = 0; k < r->n_srv; k++) {
+		const struct snap_target *t = &svc->targets[sc->pick[k]];
 		size_t rdlen_at;
 
 		rr_head(r, DNS_HDR_LEN, DNS_TYPE_SRV, r->snap->ttl_s);
 		rdlen_at = r->w.len;
 		wbuf_u16(&r->w, 0);
-		wbuf_u16(&r->w, 0);			/* priority */
-		wbuf_u16(&r->w, (uint16_t)weight);
+		wbuf_u16(&r->w, sc->prio[k]);
+		wbuf_u16(&r->w, sc->weight[k]);
 		wbuf_u16(&r->w, port->port);
 		size_t target_at = r->w.len;
 		wbuf_bytes(&r->w, t->label, 1u + t->label[0]);
@@ -167,11 +164,19 @@ static void add_srv(struct reply *r, const struct snap_service *svc,
 		r->ancount++;
 		if (record && r->n_recorded < DNS_ANSWER_MAX_RECORDS &&
 		    target_at < 0x3fff) {
-			r->scratch->target[r->n_recorded] = i;
-			r->scratch->offset[r->n_recorded] = (uint16_t)target_at;
+			sc->target[r->n_recorded] = sc->pick[k];
+			sc->offset[r->n_recorded] = (uint16_t)target_at;
 			r->n_recorded++;
 		}
 	}
+}
+
+static void choose_srv(struct reply *r, const struct snap_service *svc)
+{
+	struct dns_answer_scratch *sc = r->scratch;
+
+	r->n_srv = select_srv(svc, sc->now_ms, &sc->rng, &sc->sel, sc->pick,
+			      sc->prio, sc->weight);
 }
 
 /* SRV targets' addresses; whole records only, never sets TC. */
@@ -290,6 +295,7 @@ static void add_answers(struct reply *r, uint16_t qtype)
 			add_addresses(r, svc, AF_INET6);
 		else if (qtype == DNS_TYPE_SRV) {
 			bool first = true;
+			choose_srv(r, svc);
 			for (uint32_t i = 0; i < svc->n_ports; i++) {
 				if (!svc->ports[i].name[0])
 					continue;
@@ -310,8 +316,10 @@ static void add_answers(struct reply *r, uint16_t qtype)
 		break;
 	}
 	case SNAP_KIND_PORT:
-		if (qtype == DNS_TYPE_SRV || any)
+		if (qtype == DNS_TYPE_SRV || any) {
+			choose_srv(r, svc);
 			add_srv(r, svc, &svc->ports[r->m.index], true);
+		}
 		break;
 	default:
 		break;

@@ -22,6 +22,9 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <sys/random.h>
+
+#include "meshdns/clock.h"
 #include "meshdns/dns_answer.h"
 #include "meshdns/dns_server.h"
 #include "meshdns/log.h"
@@ -119,6 +122,8 @@ static void udp_read_cb(evutil_socket_t fd, short what, void *arg)
 
 		if (got < 0)
 			return;	/* EAGAIN, or an ICMP error queued on the socket */
+		if (n == 0)
+			srv->scratch.now_ms = clock_now_ms();
 		srv->stats.queries_udp++;
 		size_t out_len = dns_answer(registry_snapshot(srv->reg), srv->in,
 					    (size_t)got, false, srv->out,
@@ -237,6 +242,7 @@ static void tcp_read_cb(struct bufferevent *bev, void *arg)
 			break;
 		evbuffer_drain(in, 2);
 		evbuffer_remove(in, srv->in, len);
+		srv->scratch.now_ms = clock_now_ms();
 		srv->stats.queries_tcp++;
 		size_t out_len = dns_answer(registry_snapshot(srv->reg), srv->in, len,
 					    true, srv->out, sizeof(srv->out),
@@ -339,6 +345,11 @@ struct dns_server *dns_server_create(struct event_base *base,
 	srv->base = base;
 	srv->reg = reg;
 	set_idle(srv, cfg);
+	/* seeded once; the selector draws from it without syscalls */
+	uint64_t seed;
+	if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != sizeof(seed))
+		seed = clock_now_ms() ^ ((uint64_t)getpid() << 32) ^ (uintptr_t)srv;
+	sel_rng_seed(&srv->scratch.rng, seed);
 	srv->udp = calloc(cfg->n_listen, sizeof(*srv->udp));
 	srv->tcp = calloc(cfg->n_listen, sizeof(*srv->tcp));
 	if (!srv->udp || !srv->tcp)

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "meshdns/clock.h"
 #include "meshdns/registry.h"
 
 struct reg_service {
@@ -24,6 +25,7 @@ struct reg_service {
 struct registry {
 	struct snapshot_params params;
 	char *domain;
+	char *node_zone;
 	struct sockaddr_storage *ns_addrs;
 	struct reg_service *svcs;	/* kept sorted by (namespace, name) */
 	size_t n, cap;
@@ -96,6 +98,12 @@ struct registry *registry_create(const struct snapshot_params *p)
 	if (!r->domain)
 		goto fail;
 	r->params.domain = r->domain;
+	if (p->policy.node_zone) {
+		r->node_zone = strdup(p->policy.node_zone);
+		if (!r->node_zone)
+			goto fail;
+	}
+	r->params.policy.node_zone = r->node_zone;
 	if (p->n_ns_addrs) {
 		r->ns_addrs = calloc(p->n_ns_addrs, sizeof(*r->ns_addrs));
 		if (!r->ns_addrs)
@@ -122,6 +130,7 @@ void registry_delete(struct registry *r)
 	free(r->svcs);
 	free(r->ns_addrs);
 	free(r->domain);
+	free(r->node_zone);
 	free(r);
 }
 
@@ -137,25 +146,34 @@ static struct ep_health *carry_health(const struct reg_service *old,
 	struct ep_health *h = calloc(spec->n_endpoints ? spec->n_endpoints : 1,
 				     sizeof(*h));
 
+	uint64_t now = clock_now_ms();
+
 	if (!h)
 		return NULL;
 	for (size_t i = 0; i < spec->n_endpoints; i++) {
+		const struct svc_endpoint *was = NULL;
 		h[i].healthy = true;
 		h[i].load_pct = 100;
+		h[i].healthy_since_ms = now;	/* new: slow start ramps from now */
 		if (!old)
 			continue;
 		/* same position first: sources usually keep the order */
 		if (i < old->spec.n_endpoints &&
 		    same_addr(&old->spec.endpoints[i], &spec->endpoints[i])) {
+			was = &old->spec.endpoints[i];
 			h[i] = old->health[i];
-			continue;
-		}
-		for (size_t j = 0; j < old->spec.n_endpoints; j++) {
-			if (same_addr(&old->spec.endpoints[j], &spec->endpoints[i])) {
-				h[i] = old->health[j];
-				break;
+		} else {
+			for (size_t j = 0; j < old->spec.n_endpoints; j++) {
+				if (same_addr(&old->spec.endpoints[j], &spec->endpoints[i])) {
+					was = &old->spec.endpoints[j];
+					h[i] = old->health[j];
+					break;
+				}
 			}
 		}
+		/* turning ready at the source starts a ramp too */
+		if (was && !was->ready && spec->endpoints[i].ready)
+			h[i].healthy_since_ms = now;
 	}
 	return h;
 }
@@ -230,12 +248,35 @@ int registry_set_health(struct registry *r, const char *ns, const char *name,
 	}
 	struct ep_health *cur = &rs->health[hint];
 	bool visible = cur->healthy != h->healthy || cur->load_pct != h->load_pct;
+	uint64_t since = cur->healthy_since_ms;
+	if (!cur->healthy && h->healthy)
+		since = clock_now_ms();	/* back: slow start ramps again */
 	*cur = *h;
+	cur->healthy_since_ms = since;
 	if (visible) {
 		snap_service_unref(rs->snap);
 		rs->snap = NULL;
 		mark_dirty(r);
 	}
+	return 0;
+}
+
+int registry_set_policy(struct registry *r, const struct snap_policy *p)
+{
+	char *zone = NULL;
+
+	if (p->node_zone && !(zone = strdup(p->node_zone)))
+		return MESHDNS_ENOMEM;
+	free(r->node_zone);
+	r->node_zone = zone;
+	r->params.policy = *p;
+	r->params.policy.node_zone = zone;
+	/* every service's answers depend on it: rebuild them all */
+	for (size_t i = 0; i < r->n; i++) {
+		snap_service_unref(r->svcs[i].snap);
+		r->svcs[i].snap = NULL;
+	}
+	mark_dirty(r);
 	return 0;
 }
 
@@ -276,7 +317,9 @@ static bool spec_equal(const struct svc_spec *a, const struct svc_spec *b)
 {
 	if (a->n_ports != b->n_ports || a->n_endpoints != b->n_endpoints ||
 	    !svc_probe_equal(&a->probe, &b->probe) || a->probe_mode != b->probe_mode ||
-	    a->panic_threshold_pct != b->panic_threshold_pct)
+	    a->panic_threshold_pct != b->panic_threshold_pct ||
+	    a->has_max_answers != b->has_max_answers ||
+	    a->max_answers != b->max_answers || a->slow_start_s != b->slow_start_s)
 		return false;
 	for (size_t i = 0; i < a->n_ports; i++) {
 		const struct svc_port *x = &a->ports[i], *y = &b->ports[i];
@@ -287,8 +330,13 @@ static bool spec_equal(const struct svc_spec *a, const struct svc_spec *b)
 		const struct svc_endpoint *x = &a->endpoints[i], *y = &b->endpoints[i];
 		if (x->family != y->family || memcmp(x->addr, y->addr, 16) != 0 ||
 		    x->weight != y->weight || x->ready != y->ready ||
-		    !str_eq(x->hostname, y->hostname) || !str_eq(x->zone, y->zone))
+		    !str_eq(x->hostname, y->hostname) || !str_eq(x->zone, y->zone) ||
+		    x->n_for_zones != y->n_for_zones)
 			return false;
+		for (size_t z = 0; z < x->n_for_zones; z++) {
+			if (!str_eq(x->for_zones[z], y->for_zones[z]))
+				return false;
+		}
 	}
 	return true;
 }
@@ -331,7 +379,8 @@ int registry_publish(struct registry *r)
 		if (!r->svcs[i].snap) {
 			r->svcs[i].snap = snap_service_create(&r->svcs[i].spec,
 							      r->svcs[i].health,
-							      r->svcs[i].live);
+							      r->svcs[i].live,
+							      &r->params.policy);
 			if (!r->svcs[i].snap) {
 				free(list);
 				return MESHDNS_ENOMEM;

@@ -89,6 +89,9 @@ void svc_spec_deinit(struct svc_spec *s)
 	for (size_t i = 0; i < s->n_endpoints; i++) {
 		free(s->endpoints[i].hostname);
 		free(s->endpoints[i].zone);
+		for (size_t j = 0; j < s->endpoints[i].n_for_zones; j++)
+			free(s->endpoints[i].for_zones[j]);
+		free(s->endpoints[i].for_zones);
 	}
 	free(s->endpoints);
 	memset(s, 0, sizeof(*s));
@@ -110,6 +113,9 @@ int svc_spec_copy(struct svc_spec *dst, const struct svc_spec *src)
 	dst->probe.path = dst->probe.host = NULL;
 	dst->probe_mode = src->probe_mode;
 	dst->panic_threshold_pct = src->panic_threshold_pct;
+	dst->has_max_answers = src->has_max_answers;
+	dst->max_answers = src->max_answers;
+	dst->slow_start_s = src->slow_start_s;
 	if (dup_opt(&dst->probe.path, src->probe.path) < 0 ||
 	    dup_opt(&dst->probe.host, src->probe.host) < 0 ||
 	    dup_opt(&dst->name, src->name) < 0 ||
@@ -130,10 +136,23 @@ int svc_spec_copy(struct svc_spec *dst, const struct svc_spec *src)
 		struct svc_endpoint *e = &dst->endpoints[i];
 		*e = src->endpoints[i];
 		e->hostname = e->zone = NULL;
+		e->for_zones = NULL;
+		e->n_for_zones = 0;
 		dst->n_endpoints = i + 1;
 		if (dup_opt(&e->hostname, src->endpoints[i].hostname) < 0 ||
 		    dup_opt(&e->zone, src->endpoints[i].zone) < 0)
 			goto fail;
+		if (src->endpoints[i].n_for_zones) {
+			size_t nz = src->endpoints[i].n_for_zones;
+			e->for_zones = calloc(nz, sizeof(*e->for_zones));
+			if (!e->for_zones)
+				goto fail;
+			for (size_t j = 0; j < nz; j++) {
+				e->n_for_zones = j + 1;
+				if (dup_opt(&e->for_zones[j], src->endpoints[i].for_zones[j]) < 0)
+					goto fail;
+			}
+		}
 	}
 	return 0;
 fail:

@@ -107,6 +107,43 @@ void svc_live_unref(struct svc_live *l)
 		free(l);
 }
 
+static bool ep_local(const struct svc_endpoint *se, const char *zone)
+{
+	if (se->zone && strcmp(se->zone, zone) == 0)
+		return true;
+	for (size_t i = 0; i < se->n_for_zones; i++) {
+		if (strcmp(se->for_zones[i], zone) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Zone preference per family: answer from the local zone alone while its
+ * eligible endpoints carry at least min_share of the eligible weight.
+ */
+static bool decide_local(const struct snap_service *s, int family, uint8_t min_share)
+{
+	uint64_t local = 0, total = 0, n_local = 0, n_total = 0;
+
+	for (uint32_t i = 0; i < s->n_eps; i++) {
+		const struct snap_ep *e = &s->eps[i];
+		if (e->family != family || !(e->flags & SNAP_EP_ELIGIBLE))
+			continue;
+		total += e->effective;
+		n_total++;
+		if (e->flags & SNAP_EP_LOCAL) {
+			local += e->effective;
+			n_local++;
+		}
+	}
+	if (!n_local)
+		return false;
+	if (!total)	/* all draining: count endpoints instead */
+		return n_local * 100 >= (uint64_t)min_share * n_total;
+	return local * 100 >= (uint64_t)min_share * total;
+}
+
 /* Which endpoints answers hold; see snap_service_create() in the header. */
 static void decide_eligible(struct snap_service *s, uint8_t panic_pct)
 {
@@ -141,8 +178,10 @@ static void decide_eligible(struct snap_service *s, uint8_t panic_pct)
 
 struct snap_service *snap_service_create(const struct svc_spec *spec,
 					 const struct ep_health *health,
-					 struct svc_live *live)
+					 struct svc_live *live,
+					 const struct snap_policy *policy)
 {
+	bool zones = policy && policy->zone_preference && policy->node_zone;
 	struct snap_service *s = calloc(1, sizeof(*s));
 	size_t n = spec->n_endpoints;
 
@@ -185,8 +224,11 @@ struct snap_service *snap_service_create(const struct svc_spec *spec,
 		e->load_pct = health ? health[i].load_pct : 100;
 		e->effective = (uint32_t)((uint64_t)se->weight * e->load_pct / 100);
 		e->flags = 0;
+		e->ramp_start_ms = health ? health[i].healthy_since_ms : 0;
 		if (se->ready)
 			e->flags |= SNAP_EP_READY;
+		if (zones && ep_local(se, policy->node_zone))
+			e->flags |= SNAP_EP_LOCAL;
 		if (se->ready && (!health || health[i].healthy))
 			e->flags |= SNAP_EP_HEALTHY;
 		/* Zone strings stay owned by a copy of the spec's zone. */
@@ -214,6 +256,14 @@ struct snap_service *snap_service_create(const struct svc_spec *spec,
 		s->n_eps++;
 	}
 	decide_eligible(s, spec->panic_threshold_pct);
+	s->zones = zones;
+	if (zones) {
+		s->use_local4 = decide_local(s, AF_INET, policy->zone_min_share_pct);
+		s->use_local6 = decide_local(s, AF_INET6, policy->zone_min_share_pct);
+	}
+	s->max_answers = spec->has_max_answers ? spec->max_answers
+			 : policy ? policy->max_answers : 0;
+	s->slow_start_ms = spec->slow_start_s * 1000u;
 	if (live) {
 		svc_live_ref(live);
 		s->live = live;

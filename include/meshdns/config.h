@@ -26,6 +26,7 @@
 #define CONFIG_DEFAULT_TCP_IDLE_MS	10000
 #define CONFIG_DEFAULT_PROBE_MAX_IN_FLIGHT 1024
 #define CONFIG_DEFAULT_PROBE_IDLE_S	300
+#define CONFIG_DEFAULT_ZONE_MIN_SHARE	30
 
 struct config_listen {
 	struct sockaddr_storage addr;
@@ -50,6 +51,11 @@ struct config {
 	uint32_t probe_max_in_flight;	/* probes running at once, at most */
 	uint32_t probe_idle_s;		/* on_demand: stop after this unasked */
 	enum svc_probe_mode probe_mode;	/* default for static services: all */
+	char *node_name;		/* NULL: unknown */
+	char *node_zone;		/* NULL: unknown */
+	bool zone_preference;
+	uint32_t zone_min_share_pct;
+	uint32_t max_answers;		/* A/AAAA records at most, 0 = all */
 };
 
 /** Accumulated error lines ("FILE:LINE: KEY: message\n"). */

@@ -13,12 +13,23 @@
 #include <stdint.h>
 
 #include "meshdns/dns_msg.h"
+#include "meshdns/select.h"
 #include "meshdns/snapshot.h"
 
-#define DNS_ANSWER_MAX_RECORDS 4096
+#define DNS_ANSWER_MAX_RECORDS SELECT_MAX
 
-/** Per-thread scratch space for dns_answer(). */
+/**
+ * Per-thread state for dns_answer(): scratch space, the random state
+ * (seed it once with sel_rng_seed()) and the time, which the caller sets
+ * (monotonic ms; slow start reads it).
+ */
 struct dns_answer_scratch {
+	uint64_t now_ms;
+	struct sel_rng rng;
+	struct sel_scratch sel;
+	uint32_t pick[SELECT_MAX];
+	uint16_t prio[SELECT_MAX];
+	uint16_t weight[SELECT_MAX];
 	uint32_t target[DNS_ANSWER_MAX_RECORDS];
 	uint16_t offset[DNS_ANSWER_MAX_RECORDS];
 };

@@ -82,6 +82,12 @@ int registry_set_health(struct registry *r, const char *ns, const char *name,
 			size_t hint, int family, const uint8_t *addr,
 			const struct ep_health *h);
 
+/**
+ * Change the answer policy (zone, zone preference, max_answers); every
+ * service is rebuilt at the next publish. @return 0 or MESHDNS_ENOMEM
+ */
+int registry_set_policy(struct registry *r, const struct snap_policy *p) MESHDNS_WUR;
+
 /** Set the callback that schedules a publish (the daemon coalesces). */
 void registry_set_dirty_cb(struct registry *r, registry_dirty_cb cb, void *arg);
 

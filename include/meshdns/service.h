@@ -34,6 +34,8 @@ struct svc_endpoint {
 	char *zone;			/* NULL: unknown */
 	uint32_t weight;		/* base weight, 0..SVC_MAX_WEIGHT */
 	bool ready;			/* the source's readiness */
+	char **for_zones;		/* topology hints: zones it serves */
+	size_t n_for_zones;
 };
 
 enum svc_probe_type {
@@ -81,6 +83,9 @@ struct svc_spec {
 	struct svc_probe probe;
 	enum svc_probe_mode probe_mode;
 	uint8_t panic_threshold_pct;	/* 0: off */
+	bool has_max_answers;		/* false: the global setting */
+	uint32_t max_answers;		/* 0: all */
+	uint32_t slow_start_s;		/* 0: off */
 };
 
 /** Fill @p p with the defaults (type none). */

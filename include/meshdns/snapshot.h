@@ -26,12 +26,14 @@
 #define SNAP_EP_HEALTHY	 0x02	/* ready and passing probes (or not probed) */
 #define SNAP_EP_ELIGIBLE 0x04	/* given out in answers now */
 #define SNAP_EP_DRAINING 0x08	/* healthy with effective weight 0 */
+#define SNAP_EP_LOCAL	 0x10	/* in the node's zone (or hinted for it) */
 
 /** An endpoint's health as the prober last saw it (registry-owned). */
 struct ep_health {
 	bool healthy;		/* true until probes say otherwise */
 	bool probed;		/* at least one probe result counted */
 	uint8_t load_pct;	/* X-Mesh-Weight, 100 without one */
+	uint64_t healthy_since_ms;	/* monotonic; slow start ramps from here */
 };
 
 /*
@@ -57,6 +59,7 @@ struct snap_ep {
 	uint32_t weight;	/* base weight */
 	uint32_t effective;	/* weight x load_pct / 100 */
 	uint32_t target;	/* index into snap_service.targets */
+	uint64_t ramp_start_ms;	/* slow start: healthy since (monotonic) */
 	const char *zone;	/* NULL if unknown */
 };
 
@@ -92,6 +95,19 @@ struct snap_service {
 	uint32_t n_healthy;
 	uint32_t n_eligible;
 	bool panic;		/* below panic threshold: all ready answered */
+	bool zones;		/* zone preference applies (our zone known) */
+	bool use_local4;	/* A answers from the local zone only */
+	bool use_local6;	/* AAAA answers from the local zone only */
+	uint32_t max_answers;	/* 0: all */
+	uint32_t slow_start_ms;	/* 0: off */
+};
+
+/** Answer policy from the config, fixed for a snapshot build. */
+struct snap_policy {
+	const char *node_zone;		/* NULL: unknown */
+	bool zone_preference;
+	uint8_t zone_min_share_pct;
+	uint32_t max_answers;		/* global default, 0 = all */
 };
 
 enum snap_kind {
@@ -146,6 +162,7 @@ struct snapshot_params {
 	uint16_t edns_buffer_size;
 	const struct sockaddr_storage *ns_addrs;	/* NULL or array */
 	size_t n_ns_addrs;
+	struct snap_policy policy;
 };
 
 /**
@@ -155,11 +172,13 @@ struct snapshot_params {
  * share of ready endpoints is below the panic threshold, every ready one.
  * @param health  one per spec endpoint, or NULL (all healthy)
  * @param live    referenced by the new object; may be NULL
+ * @param policy  zone and answer-size settings; NULL for none
  * @return a new object with one reference, or NULL (no memory).
  */
 struct snap_service *snap_service_create(const struct svc_spec *spec,
 					 const struct ep_health *health,
-					 struct svc_live *live);
+					 struct svc_live *live,
+					 const struct snap_policy *policy);
 
 /** Take a reference. Loop thread. */
 void snap_service_ref(struct snap_service *s);

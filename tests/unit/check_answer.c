@@ -63,6 +63,8 @@ static void load(const char *text)
 
 static void setup(void)
 {
+	sel_rng_seed(&scratch.rng, 42);
+	scratch.now_ms = 1000000;
 	load(base_conf);
 }
 
@@ -217,13 +219,28 @@ START_TEST(test_srv_port)
 		free(port);
 	}
 	ck_assert(list_has(an, LDNS_RR_TYPE_SRV, "_http._tcp.web.default.svc.mesh.local.", NULL));
-	char *t0 = rdata(an, 0, 3), *w1 = rdata(an, 1, 1), *t1 = rdata(an, 1, 3);
-	ck_assert_str_eq(t0, "10-0-0-1.web.default.svc.mesh.local.");
-	ck_assert_str_eq(t1, "web-b.web.default.svc.mesh.local.");
-	ck_assert_str_eq(w1, "50");
-	free(t0);
-	free(t1);
-	free(w1);
+	/* weights scaled to 65535 for the heaviest, ratios kept: web-b has
+	 * weight 50 against 100; no zones configured: all priority 0 */
+	unsigned seen = 0;
+	for (size_t i = 0; i < 3; i++) {
+		char *prio = rdata(an, i, 0), *w = rdata(an, i, 1), *t = rdata(an, i, 3);
+		ck_assert_str_eq(prio, "0");
+		if (strcmp(t, "web-b.web.default.svc.mesh.local.") == 0) {
+			ck_assert_str_eq(w, "32767");
+			seen |= 1;
+		} else if (strcmp(t, "10-0-0-1.web.default.svc.mesh.local.") == 0) {
+			ck_assert_str_eq(w, "65535");
+			seen |= 2;
+		} else {
+			ck_assert_str_eq(t, "fd00--1.web.default.svc.mesh.local.");
+			ck_assert_str_eq(w, "65535");
+			seen |= 4;
+		}
+		free(prio);
+		free(w);
+		free(t);
+	}
+	ck_assert_uint_eq(seen, 7);
 	/* additional: the three targets' addresses, then OPT (not in the list) */
 	ck_assert_uint_eq(ldns_rr_list_rr_count(ad), 3);
 	ck_assert(list_has(ad, LDNS_RR_TYPE_A, "10-0-0-1.web.default.svc.mesh.local.", "10.0.0.1"));

@@ -146,7 +146,7 @@ static void setup(void)
 
 static unsigned eligible_mask(void)
 {
-	struct snap_service *s = snap_service_create(&spec, health, NULL);
+	struct snap_service *s = snap_service_create(&spec, health, NULL, NULL);
 	unsigned m = 0;
 
 	ck_assert_ptr_nonnull(s);
@@ -189,7 +189,7 @@ START_TEST(test_drain)
 	/* only draining ones left healthy: they are given out */
 	health[3].healthy = false;
 	ck_assert_uint_eq(eligible_mask(), 0x7);
-	struct snap_service *s = snap_service_create(&spec, health, NULL);
+	struct snap_service *s = snap_service_create(&spec, health, NULL, NULL);
 	ck_assert(s->eps[0].flags & SNAP_EP_DRAINING);
 	ck_assert_uint_eq(s->eps[3].effective, 100);
 	snap_service_unref(s);
@@ -200,7 +200,7 @@ START_TEST(test_load_scales_weight)
 {
 	health[0].load_pct = 40;
 	eps[0].weight = 250;
-	struct snap_service *s = snap_service_create(&spec, health, NULL);
+	struct snap_service *s = snap_service_create(&spec, health, NULL, NULL);
 	ck_assert_uint_eq(s->eps[0].effective, 100);
 	ck_assert_uint_eq(s->eps[0].load_pct, 40);
 	snap_service_unref(s);
@@ -217,7 +217,7 @@ START_TEST(test_panic)
 	health[2].healthy = false;
 	/* 25% < 50%: every ready endpoint */
 	ck_assert_uint_eq(eligible_mask(), 0xf);
-	struct snap_service *s = snap_service_create(&spec, health, NULL);
+	struct snap_service *s = snap_service_create(&spec, health, NULL, NULL);
 	ck_assert(s->panic);
 	ck_assert_uint_eq(s->n_healthy, 1);
 	snap_service_unref(s);

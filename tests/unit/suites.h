@@ -12,5 +12,6 @@ Suite *config_suite(void);
 Suite *dns_msg_suite(void);
 Suite *answer_suite(void);
 Suite *probe_suite(void);
+Suite *select_suite(void);
 
 #endif

@@ -116,8 +116,18 @@ static void add_addresses(struct reply *r, const struct snap_service *svc,
 			  int family)
 {
 	struct dns_answer_scratch *sc = r->scratch;
-	size_t n = select_addresses(svc, family, sc->now_ms, svc->max_answers,
-				    &sc->rng, &sc->sel, sc->pick);
+	/* never order more than fit: one more than the room left is enough
+	 * to overflow and set TC, so a big service costs what the packet
+	 * can carry, not what the service holds */
+	size_t room = (r->w.cap - r->w.len) / (family == AF_INET ? 16 : 28);
+	size_t k = svc->max_answers && svc->max_answers <= room ? svc->max_answers
+								 : room + 1;
+	if (k > room && select_count(svc, family) > room) {
+		r->w.overflow = true;	/* all of them cannot fit: TC at once */
+		return;
+	}
+	size_t n = select_addresses(svc, family, sc->now_ms, k, &sc->rng, &sc->sel,
+				    sc->pick);
 
 	for (size_t i = 0; i < n; i++) {
 		put_addr_rr(r, DNS_HDR_LEN, &svc->eps[sc->pick[i]]);

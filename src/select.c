@@ -140,6 +140,16 @@ static bool addr_candidate(const struct snap_service *s, const struct snap_ep *e
 	       (!local_only || (e->flags & SNAP_EP_LOCAL));
 }
 
+size_t select_count(const struct snap_service *s, int family)
+{
+	bool local = family == AF_INET ? s->use_local4 : s->use_local6;
+	size_t n = 0;
+
+	for (uint32_t i = 0; i < s->n_eps; i++)
+		n += addr_candidate(s, &s->eps[i], family, local);
+	return n;
+}
+
 size_t select_addresses(const struct snap_service *s, int family, uint64_t now_ms,
 			size_t k, struct sel_rng *rng, struct sel_scratch *sc,
 			uint32_t *out)

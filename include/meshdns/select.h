@@ -55,6 +55,9 @@ size_t select_addresses(const struct snap_service *s, int family, uint64_t now_m
 			size_t k, struct sel_rng *rng, struct sel_scratch *sc,
 			uint32_t *out);
 
+/** How many addresses select_addresses() with k = 0 would give (no ordering). */
+size_t select_count(const struct snap_service *s, int family);
+
 /**
  * Order SRV targets: priority (0 local zone, 10 other zones, when the
  * service knows zones) then weighted random order.

@@ -933,3 +933,52 @@ check_alive() {
 		fail "daemon does not answer SOA${what:+ after $what}"
 	fi
 }
+
+# ---------------------------------------------------------------- backends
+# tests/backend/mesh-backend: controllable HTTP backends for probe tests.
+
+need_backend() {
+	BACKEND=${BUILDDIR}/tests/backend/mesh-backend
+	[ -x "$BACKEND" ] || skip_all "no $BACKEND (make check builds it)"
+}
+
+# start_backends K NPORTS: one backend on each of 127.0.0.1..K, each with
+# ports BP..BP+NPORTS-1 and a control port CP+k; BP is random and retried
+# when taken. Stopped on exit.
+BPIDS=()
+start_backends() {
+	local n=$1 nports=$2 k try p ready
+	on_exit 'for p in "${BPIDS[@]}"; do kill "$p" 2>/dev/null; done'
+	for try in 1 2 3 4 5; do
+		BP=$((30000 + RANDOM % 20000))
+		CP=$((BP + nports + 10))
+		BPIDS=()
+		for ((k = 1; k <= n; k++)); do
+			rm -f "$TMP/backend.$k.pid"
+			"$BACKEND" --addr "127.0.0.$k" --port-base "$BP" --ports "$nports" \
+				--control "$((CP + k))" --ready-file "$TMP/backend.$k.pid" \
+				2>"$TMP/backend.$k.log" &
+			BPIDS+=($!)
+		done
+		for _ in $(seq 50); do
+			ready=1
+			for ((k = 1; k <= n; k++)); do
+				[ -s "$TMP/backend.$k.pid" ] || ready=0
+			done
+			[ "$ready" = 1 ] && return 0
+			sleep 0.1
+		done
+		for p in "${BPIDS[@]}"; do kill "$p" 2>/dev/null; done
+		wait 2>/dev/null
+		note "backend ports from $BP taken (try $try)"
+	done
+	hard_error "backends did not start"
+}
+
+ctl() {	# ctl K QUERY: the control API of backend 127.0.0.K
+	curl -s --max-time 2 "http://127.0.0.$1:$((CP + $1))/$2"
+}
+
+requests() {	# requests K PORT: HTTP requests backend K has answered on PORT
+	ctl "$1" "stats?port=$2" | python3 -c 'import json,sys; print(json.load(sys.stdin)["requests"])'
+}

@@ -10,46 +10,10 @@
 # threshold, no healthy endpoint (empty answer) and on_demand probing.
 . "$(dirname "$0")/lib.sh"
 
-BACKEND=${BUILDDIR}/tests/backend/mesh-backend
-[ -x "$BACKEND" ] || skip_all "no $BACKEND (make check builds it)"
+need_backend
 need_cmd curl
+start_backends 3 2
 
-# Three backends on 127.0.0.1-3, each with ports BP and BP+1 and a control
-# port CP+k; BP is random and retried when taken.
-BPIDS=()
-on_exit 'for p in "${BPIDS[@]}"; do kill "$p" 2>/dev/null; done'
-start_backends() {
-	local k try
-	for try in 1 2 3 4 5; do
-		BP=$((30000 + RANDOM % 20000))
-		CP=$((BP + 10))
-		BPIDS=()
-		for k in 1 2 3; do
-			rm -f "$TMP/backend.$k.pid"
-			"$BACKEND" --addr "127.0.0.$k" --port-base "$BP" --ports 2 \
-				--control "$((CP + k))" --ready-file "$TMP/backend.$k.pid" \
-				2>"$TMP/backend.$k.log" &
-			BPIDS+=($!)
-		done
-		for _ in $(seq 50); do
-			[ -s "$TMP/backend.1.pid" ] && [ -s "$TMP/backend.2.pid" ] &&
-				[ -s "$TMP/backend.3.pid" ] && return 0
-			sleep 0.1
-		done
-		for p in "${BPIDS[@]}"; do kill "$p" 2>/dev/null; done
-		wait 2>/dev/null
-		note "backend ports from $BP taken (try $try)"
-	done
-	hard_error "backends did not start"
-}
-start_backends
-
-ctl() {	# ctl K QUERY: the control API of backend 127.0.0.K
-	curl -s --max-time 2 "http://127.0.0.$1:$((CP + $1))/$2"
-}
-requests() {	# requests K PORT: probes backend K has answered on PORT
-	ctl "$1" "stats?port=$2" | python3 -c 'import json,sys; print(json.load(sys.stdin)["requests"])'
-}
 addrs() {	# addrs NAME: sorted A records, space separated
 	dns "$PORT" +short "$1" A | sort | tr '\n' ' ' | sed 's/ $//'
 }

@@ -44,7 +44,7 @@ static struct registry *make(size_t n)
 		eps[i].weight = (uint32_t)(1 + i % 100);
 		eps[i].ready = true;
 	}
-	if (!r || registry_set_service(r, &spec) < 0 || registry_publish(r) < 0) {
+	if (!r || registry_set_service(r, REGISTRY_SOURCE_STATIC, &spec) < 0 || registry_publish(r) < 0) {
 		fprintf(stderr, "setup failed\n");
 		exit(1);
 	}

@@ -762,6 +762,58 @@ static void parse_service_health(struct ctx *c, const cJSON *o, const char *path
 	get_uint(c, o, path, "slow_start_s", 0, 3600, &svc->slow_start_s);
 }
 
+static void parse_k8s(struct ctx *c, const cJSON *root, struct config *cfg)
+{
+	static const char *const keys[] = {
+		"server", "token_file", "ca_file", "client_cert", "client_key",
+		"insecure_skip_tls_verify", "namespaces", "kubeconfig",
+		"watch_timeout_s", "page_size", NULL
+	};
+	static const char *const strs[] = {
+		"server", "token_file", "ca_file", "client_cert", "client_key",
+		"kubeconfig",
+	};
+	struct config_k8s *k = &cfg->k8s;
+	char **dst[] = { &k->server, &k->token_file, &k->ca_file, &k->client_cert,
+			 &k->client_key, &k->kubeconfig };
+	const cJSON *o = member(root, "kubernetes");
+	const char *s;
+
+	if (!o || !check_object(c, o, "kubernetes", keys))
+		return;
+	k->enabled = true;
+	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+		s = get_string(c, o, "kubernetes", strs[i], false);
+		if (s && !*s) {
+			char p[PATH_LEN];
+			subpath(p, "kubernetes", strs[i]);
+			bad(c, member(o, strs[i]), p, "must not be empty");
+		} else if (s) {
+			*dst[i] = dup_or_flag(c, s);
+		}
+	}
+	if (k->server && strncmp(k->server, "https://", 8) != 0 &&
+	    strncmp(k->server, "http://", 7) != 0)
+		bad(c, member(o, "server"), "kubernetes.server",
+		    "\"%s\" is not an http:// or https:// URL", k->server);
+	if (!k->client_cert != !k->client_key)
+		bad(c, o, "kubernetes", "client_cert and client_key go together");
+	get_bool(c, o, "kubernetes", "insecure_skip_tls_verify", &k->insecure_skip_tls_verify);
+	get_uint(c, o, "kubernetes", "watch_timeout_s", 10, 3600, &k->watch_timeout_s);
+	get_uint(c, o, "kubernetes", "page_size", 1, 100000, &k->page_size);
+	const cJSON *ns = get_array(c, o, "kubernetes", "namespaces", sizeof(char *),
+				    (void **)&k->namespaces, &k->n_namespaces);
+	size_t i = 0;
+	for (const cJSON *e = ns ? ns->child : NULL; e; e = e->next, i++) {
+		char p[PATH_LEN];
+		path_fmt(p, "kubernetes.namespaces[%zu]", i);
+		if (!cJSON_IsString(e) || !config_is_dns1123_label(e->valuestring))
+			bad(c, e, p, "must be a namespace name");
+		else
+			k->namespaces[i] = dup_or_flag(c, e->valuestring);
+	}
+}
+
 static void parse_node(struct ctx *c, const cJSON *root, struct config *cfg)
 {
 	static const char *const keys[] = { "name", "zone", NULL };
@@ -845,7 +897,7 @@ static void parse_root(struct ctx *c, const cJSON *root, struct config *cfg)
 		"tcp_max_connections", "tcp_idle_timeout_ms", "log_level",
 		"services", "probe_max_in_flight", "probe_idle_s", "probe_mode",
 		"node", "zone_preference", "zone_min_share_pct", "max_answers",
-		NULL
+		"kubernetes", NULL
 	};
 	uint32_t v;
 	const char *s;
@@ -877,6 +929,7 @@ static void parse_root(struct ctx *c, const cJSON *root, struct config *cfg)
 	get_uint(c, root, "", "probe_idle_s", 1, 86400, &cfg->probe_idle_s);
 	parse_probe_mode(c, root, "", &cfg->probe_mode);
 	parse_node(c, root, cfg);
+	parse_k8s(c, root, cfg);
 	get_bool(c, root, "", "zone_preference", &cfg->zone_preference);
 	get_uint(c, root, "", "zone_min_share_pct", 0, 100, &cfg->zone_min_share_pct);
 	get_uint(c, root, "", "max_answers", 0, 4096, &cfg->max_answers);
@@ -911,6 +964,8 @@ static struct config *config_defaults(const char *path)
 	cfg->probe_mode = SVC_PROBE_MODE_ALL;
 	cfg->zone_preference = true;
 	cfg->zone_min_share_pct = CONFIG_DEFAULT_ZONE_MIN_SHARE;
+	cfg->k8s.watch_timeout_s = 300;
+	cfg->k8s.page_size = 500;
 	return cfg;
 }
 
@@ -1029,6 +1084,15 @@ void config_delete(struct config *cfg)
 	free(cfg->domain);
 	free(cfg->node_name);
 	free(cfg->node_zone);
+	free(cfg->k8s.server);
+	free(cfg->k8s.token_file);
+	free(cfg->k8s.ca_file);
+	free(cfg->k8s.client_cert);
+	free(cfg->k8s.client_key);
+	free(cfg->k8s.kubeconfig);
+	for (size_t i = 0; i < cfg->k8s.n_namespaces; i++)
+		free(cfg->k8s.namespaces[i]);
+	free(cfg->k8s.namespaces);
 	free(cfg->path);
 	free(cfg);
 }

@@ -14,6 +14,7 @@
 
 #include "meshdns/daemon.h"
 #include "meshdns/dns_server.h"
+#include "meshdns/k8s_source.h"
 #include "meshdns/log.h"
 #include "meshdns/probe.h"
 #include "meshdns/registry.h"
@@ -26,6 +27,7 @@ struct daemon {
 	struct registry *reg;
 	struct dns_server *dns;
 	struct prober *prober;
+	struct k8s_source *k8s;
 	struct event *publish;		/* coalesces registry changes */
 	struct event *sig_term, *sig_int, *sig_hup;
 };
@@ -59,7 +61,7 @@ static void prober_params_from(const struct config *cfg, struct prober_params *p
 
 static int load_services(struct daemon *d, const struct config *cfg)
 {
-	if (registry_replace_all(d->reg, cfg->services, cfg->n_services) < 0 ||
+	if (registry_replace_all(d->reg, REGISTRY_SOURCE_STATIC, cfg->services, cfg->n_services) < 0 ||
 	    registry_publish(d->reg) < 0)
 		return MESHDNS_ENOMEM;
 	return 0;
@@ -186,6 +188,14 @@ struct daemon *daemon_create(struct config *cfg)
 		log_err("out of memory loading services");
 		goto fail;
 	}
+	if (cfg->k8s.enabled) {
+		d->k8s = k8s_source_create(d->base, d->reg, cfg);
+		if (!d->k8s)
+			goto fail;
+		/* answers say "not synced" (SERVFAIL) until the first lists */
+		if (registry_publish(d->reg) < 0)
+			goto fail;
+	}
 	d->dns = dns_server_create(d->base, cfg, d->reg);
 	if (!d->dns)
 		goto fail;
@@ -228,6 +238,7 @@ void daemon_delete(struct daemon *d)
 	if (d->sig_hup)
 		event_free(d->sig_hup);
 	dns_server_delete(d->dns);
+	k8s_source_delete(d->k8s);
 	prober_delete(d->prober);
 	if (d->publish)
 		event_free(d->publish);

@@ -15,6 +15,8 @@
 #include "meshdns/dns_answer.h"
 
 #define OPT_RR_LEN 11
+#define EDE_OPTION 15		/* RFC 8914 Extended DNS Error */
+#define EDE_NOT_READY 14
 #define SOA_REFRESH 7200
 #define SOA_RETRY 1800
 #define SOA_EXPIRE 86400
@@ -53,8 +55,14 @@ static void put_header(struct dns_wbuf *w, const struct dns_query *q,
 		wbuf_bytes(w, q->pkt + DNS_HDR_LEN, q->qname_len + 4);
 }
 
+/* Bytes an OPT RR takes with an EDE option of @p text (NULL: none). */
+static size_t opt_len(const char *ede_text)
+{
+	return OPT_RR_LEN + (ede_text ? 6 + strlen(ede_text) : 0);
+}
+
 static void put_opt(struct dns_wbuf *w, const struct dns_query *q,
-		    uint16_t udp_size, uint8_t rcode)
+		    uint16_t udp_size, uint8_t rcode, uint16_t ede, const char *ede_text)
 {
 	wbuf_u8(w, 0);				/* root owner */
 	wbuf_u16(w, DNS_TYPE_OPT);
@@ -62,7 +70,16 @@ static void put_opt(struct dns_wbuf *w, const struct dns_query *q,
 	wbuf_u8(w, (uint8_t)(rcode >> 4));	/* extended rcode */
 	wbuf_u8(w, 0);				/* version 0 */
 	wbuf_u16(w, q->edns_do ? DNS_EDNS_DO : 0);
-	wbuf_u16(w, 0);				/* no options */
+	if (!ede_text) {
+		wbuf_u16(w, 0);			/* no options */
+		return;
+	}
+	size_t tl = strlen(ede_text);
+	wbuf_u16(w, (uint16_t)(6 + tl));
+	wbuf_u16(w, EDE_OPTION);
+	wbuf_u16(w, (uint16_t)(2 + tl));
+	wbuf_u16(w, ede);
+	wbuf_bytes(w, ede_text, tl);
 }
 
 /* Header-only error reply (FORMERR, NOTIMP, BADVERS, REFUSED). */
@@ -75,7 +92,7 @@ static size_t error_reply(const struct snapshot *snap, const struct dns_query *q
 	wbuf_init(&w, out, cap);
 	put_header(&w, q, 0, rcode, q->has_question);
 	if (q->edns) {
-		put_opt(&w, q, snap->edns_buffer_size, rcode);
+		put_opt(&w, q, snap->edns_buffer_size, rcode, 0, NULL);
 		wbuf_put16(&w, 10, 1);
 	}
 	if (w.overflow) {
@@ -383,16 +400,28 @@ size_t dns_answer(const struct snapshot *snap, const uint8_t *pkt, size_t len,
 	}
 	if (r.limit > out_cap)
 		r.limit = out_cap;
-	r.opt_len = q.edns ? OPT_RR_LEN : 0;
+	/* a source has not listed yet: what we do not know may exist */
+	static const char not_synced[] = "not synced: sources still loading";
+	bool unsynced = snap->unsynced && r.m.kind != SNAP_KIND_APEX &&
+			r.m.kind != SNAP_KIND_NSHOST;
+	r.opt_len = q.edns ? opt_len(unsynced ? not_synced : NULL) : 0;
 
 	wbuf_init(&r.w, out, r.limit - r.opt_len);
 	put_header(&r.w, &q, DNS_FLAG_AA, 0, true);
 	add_answers(&r, q.qtype);
 	if (r.m.kind == SNAP_KIND_NONE)
 		rcode = DNS_RCODE_NXDOMAIN;
-	if (r.ancount == 0) {
+	if (r.ancount == 0 && unsynced) {
+		/* SERVFAIL, not a negative answer a resolver would cache */
+		wbuf_init(&r.w, out, r.limit - r.opt_len);
+		put_header(&r.w, &q, 0, 0, true);
+		rcode = DNS_RCODE_SERVFAIL;
+	} else if (r.ancount == 0) {
+		unsynced = false;
 		add_soa(&r, snap->negative_ttl_s);
 		r.nscount++;
+	} else {
+		unsynced = false;
 	}
 	if (r.w.overflow) {
 		/* RFC 2181 9: required records do not fit; say so with TC. */
@@ -406,7 +435,8 @@ size_t dns_answer(const struct snapshot *snap, const uint8_t *pkt, size_t len,
 	/* the OPT RR always fits: its room was kept back */
 	r.w.cap = r.limit;
 	if (q.edns) {
-		put_opt(&r.w, &q, snap->edns_buffer_size, rcode);
+		put_opt(&r.w, &q, snap->edns_buffer_size, rcode, EDE_NOT_READY,
+			unsynced ? not_synced : NULL);
 		r.arcount++;
 	}
 	wbuf_put16(&r.w, 2, (uint16_t)(rd16(out + 2) | rcode));

@@ -13,10 +13,12 @@
 #include <time.h>
 
 #include "meshdns/clock.h"
+#include "meshdns/log.h"
 #include "meshdns/registry.h"
 
 struct reg_service {
 	struct svc_spec spec;
+	enum registry_source source;
 	struct ep_health *health;	/* one per spec endpoint */
 	struct svc_live *live;
 	struct snap_service *snap;	/* NULL: dirty, rebuild at publish */
@@ -178,7 +180,8 @@ static struct ep_health *carry_health(const struct reg_service *old,
 	return h;
 }
 
-int registry_set_service(struct registry *r, const struct svc_spec *spec)
+int registry_set_service(struct registry *r, enum registry_source source,
+			 const struct svc_spec *spec)
 {
 	struct svc_spec copy;
 	struct ep_health *health;
@@ -209,7 +212,11 @@ int registry_set_service(struct registry *r, const struct svc_spec *spec)
 		memmove(&r->svcs[i + 1], &r->svcs[i], (r->n - i) * sizeof(*r->svcs));
 		r->n++;
 	}
+	if (found && r->svcs[i].source != source)
+		log_warn("service %s.%s is defined by the config and by Kubernetes; the last one wins",
+			 spec->name, spec->namespace);
 	r->svcs[i].spec = copy;
+	r->svcs[i].source = source;
 	r->svcs[i].health = health;
 	r->svcs[i].live = live;
 	r->svcs[i].snap = NULL;
@@ -280,6 +287,14 @@ int registry_set_policy(struct registry *r, const struct snap_policy *p)
 	return 0;
 }
 
+void registry_set_synced(struct registry *r, bool synced)
+{
+	if (r->params.unsynced == !synced)
+		return;
+	r->params.unsynced = !synced;
+	mark_dirty(r);
+}
+
 void registry_set_dirty_cb(struct registry *r, registry_dirty_cb cb, void *arg)
 {
 	r->dirty_cb = cb;
@@ -341,11 +356,12 @@ static bool spec_equal(const struct svc_spec *a, const struct svc_spec *b)
 	return true;
 }
 
-int registry_replace_all(struct registry *r, const struct svc_spec *specs, size_t n)
+int registry_replace_all(struct registry *r, enum registry_source source,
+			 const struct svc_spec *specs, size_t n)
 {
 	/* Remove what is gone, then set what is new or changed. */
 	for (size_t i = r->n; i-- > 0;) {
-		bool keep = false;
+		bool keep = r->svcs[i].source != source;
 		for (size_t j = 0; j < n && !keep; j++)
 			keep = cmp_key(specs[j].namespace, specs[j].name,
 				       r->svcs[i].spec.namespace, r->svcs[i].spec.name) == 0;
@@ -356,9 +372,9 @@ int registry_replace_all(struct registry *r, const struct svc_spec *specs, size_
 	for (size_t j = 0; j < n; j++) {
 		bool found;
 		size_t i = find(r, specs[j].namespace, specs[j].name, &found);
-		if (found && spec_equal(&r->svcs[i].spec, &specs[j]))
+		if (found && r->svcs[i].source == source && spec_equal(&r->svcs[i].spec, &specs[j]))
 			continue;
-		if (registry_set_service(r, &specs[j]) < 0)
+		if (registry_set_service(r, source, &specs[j]) < 0)
 			return MESHDNS_ENOMEM;
 	}
 	return 0;

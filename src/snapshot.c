@@ -347,6 +347,7 @@ struct snapshot *snapshot_create(const struct snapshot_params *p,
 	s->ttl_s = p->ttl_s;
 	s->negative_ttl_s = p->negative_ttl_s;
 	s->edns_buffer_size = p->edns_buffer_size;
+	s->unsynced = p->unsynced;
 	dl = dns_name_from_str(p->domain, s->domain);
 	if (dl < 0)
 		goto fail;

@@ -34,6 +34,22 @@ struct config_listen {
 	char text[64];			/* as written, for logs */
 };
 
+/** The "kubernetes" section; NULL strings are unset. */
+struct config_k8s {
+	bool enabled;			/* the section is present */
+	char *server;			/* https://HOST:PORT */
+	char *token_file;
+	char *ca_file;
+	char *client_cert;
+	char *client_key;
+	bool insecure_skip_tls_verify;
+	char **namespaces;		/* empty: all */
+	size_t n_namespaces;
+	char *kubeconfig;
+	uint32_t watch_timeout_s;	/* server-side watch timeout, default 300 */
+	uint32_t page_size;		/* LIST limit, default 500 */
+};
+
 struct config {
 	char *path;
 	struct config_listen *listen;
@@ -56,6 +72,7 @@ struct config {
 	bool zone_preference;
 	uint32_t zone_min_share_pct;
 	uint32_t max_answers;		/* A/AAAA records at most, 0 = all */
+	struct config_k8s k8s;
 };
 
 /** Accumulated error lines ("FILE:LINE: KEY: message\n"). */

@@ -12,6 +12,7 @@
 #ifndef MESHDNS_REGISTRY_H
 #define MESHDNS_REGISTRY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,6 +21,12 @@
 #include "meshdns/snapshot.h"
 
 struct registry;
+
+/** Who set a service: a reload of one source never touches the other's. */
+enum registry_source {
+	REGISTRY_SOURCE_STATIC = 0,	/* the config file */
+	REGISTRY_SOURCE_K8S,		/* the Kubernetes API */
+};
 
 /** Called once when the registry goes from clean to dirty. */
 typedef void (*registry_dirty_cb)(void *arg);
@@ -47,8 +54,8 @@ void registry_delete(struct registry *r);
  * @param spec  copied; the caller keeps it
  * @return 0 or MESHDNS_ENOMEM (the registry keeps its previous state)
  */
-int registry_set_service(struct registry *r, const struct svc_spec *spec)
-	MESHDNS_WUR;
+int registry_set_service(struct registry *r, enum registry_source source,
+			 const struct svc_spec *spec) MESHDNS_WUR;
 
 /**
  * Remove a service. @return 0 or MESHDNS_ENOENT.
@@ -56,13 +63,13 @@ int registry_set_service(struct registry *r, const struct svc_spec *spec)
 int registry_remove_service(struct registry *r, const char *ns, const char *name);
 
 /**
- * Replace the whole set of services by @p specs: services not in the list
- * are removed, unchanged ones keep their objects. Used by config reload and
- * by relists, so that answers never go through an empty state.
+ * Replace the services of @p source by @p specs: its services not in the
+ * list are removed, unchanged ones keep their objects and health. Used by
+ * config reload, so that answers never go through an empty state.
  * @return 0 or MESHDNS_ENOMEM
  */
-int registry_replace_all(struct registry *r, const struct svc_spec *specs,
-			 size_t n) MESHDNS_WUR;
+int registry_replace_all(struct registry *r, enum registry_source source,
+			 const struct svc_spec *specs, size_t n) MESHDNS_WUR;
 
 /**
  * Publish pending changes as a new snapshot (no-op when nothing changed).
@@ -87,6 +94,13 @@ int registry_set_health(struct registry *r, const char *ns, const char *name,
  * service is rebuilt at the next publish. @return 0 or MESHDNS_ENOMEM
  */
 int registry_set_policy(struct registry *r, const struct snap_policy *p) MESHDNS_WUR;
+
+/**
+ * Mark whether every source has delivered its first complete state. While
+ * not, negative answers for the mesh become SERVFAIL (a fresh agent must
+ * not tell pods that a service does not exist).
+ */
+void registry_set_synced(struct registry *r, bool synced);
 
 /** Set the callback that schedules a publish (the daemon coalesces). */
 void registry_set_dirty_cb(struct registry *r, registry_dirty_cb cb, void *arg);

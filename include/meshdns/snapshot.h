@@ -152,6 +152,7 @@ struct snapshot {
 	uint32_t n_entries;
 	struct snap_service **services;	/* each holds one reference */
 	uint32_t n_services;
+	bool unsynced;			/* a source has not listed yet */
 };
 
 /** Parameters fixed for a snapshot's lifetime, set from the config. */
@@ -163,6 +164,7 @@ struct snapshot_params {
 	const struct sockaddr_storage *ns_addrs;	/* NULL or array */
 	size_t n_ns_addrs;
 	struct snap_policy policy;
+	bool unsynced;			/* negative answers become SERVFAIL */
 };
 
 /**

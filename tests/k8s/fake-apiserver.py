@@ -1140,8 +1140,8 @@ class APIHandler(http.server.BaseHTTPRequestHandler):
                 exact_rv = snap_rv
             elif match == "Exact" or (match == "" and rv_req is not None and limit > 0):
                 if rv_req < st.compacted:
-                    raise HTTPError(410, f"The resourceVersion for the provided list is too "
-                                         f"old.", reason="Expired")
+                    raise HTTPError(410, "The resourceVersion for the provided list is too old.",
+                                    reason="Expired")
                 objs = st.state_at(res.name, rv_req)
                 exact_rv = rv_req
             else:
@@ -1152,7 +1152,6 @@ class APIHandler(http.server.BaseHTTPRequestHandler):
                     limit = 0
             items = sorted(((k, o) for k, o in objs.items() if flt.match(o)),
                            key=lambda kv: (kv[0][0] or "", kv[0][1]))
-            body_items = None
             md = {"resourceVersion": str(exact_rv)}
             if start:
                 items = [kv for kv in items if self.rel_key(res, ns, kv[0]) >= start]

@@ -88,6 +88,12 @@ kc() {
 	HOME=$TMP/home KUBECONFIG=$TMP/no-such-kubeconfig \
 		kubectl --cache-dir "$TMP/kcache" --request-timeout=10s "$@"
 }
+# kc_bg: the same for a background job (cmd &): exec, so $! is kubectl's
+# own PID and killing it kills kubectl, not just a subshell
+kc_bg() {
+	HOME=$TMP/home KUBECONFIG=$TMP/no-such-kubeconfig \
+		exec kubectl --cache-dir "$TMP/kcache" --request-timeout=10s "$@"
+}
 KCF=(--kubeconfig "$ST/kubeconfig")
 
 # run CMD...: OUT = its stdout+stderr, RC = its status; lib.sh's fail shows
@@ -109,6 +115,12 @@ api() {	# api PATH [curl args...]: the API with the current token
 	local p=$1
 	shift
 	curl -sS --noproxy '*' --max-time 10 --cacert "$ST/ca.crt" \
+		-H "Authorization: Bearer $(cat "$ST/token")" "$@" "$URL$p"
+}
+api_bg() {	# api_bg PATH [curl args...] &: like api, $! is curl's PID
+	local p=$1
+	shift
+	exec curl -sS --noproxy '*' --max-time 20 --cacert "$ST/ca.crt" \
 		-H "Authorization: Bearer $(cat "$ST/token")" "$@" "$URL$p"
 }
 py() {	# py CODE: run python on stdin, the JSON document as d
@@ -144,7 +156,7 @@ s = {i["metadata"]["name"]: i for i in d["items"]}
 print(s["web"]["spec"]["ports"][0]["targetPort"], s["db"]["spec"]["clusterIP"],
       s["api"]["metadata"]["annotations"]["mesh/weight"],
       all(i["metadata"]["uid"] and i["metadata"]["creationTimestamp"] and
-          int(i["metadata"]["resourceVersion"]) > 0 for i in d["items"]))' 2>&1)" "8080 None 3 True True" \
+          int(i["metadata"]["resourceVersion"]) > 0 for i in d["items"]))' 2>&1)" "8080 None 3 True" \
 	"services carry ports, headless clusterIP, annotations, uid/creationTimestamp/resourceVersion"
 
 run kc "${KCF[@]}" get endpointslices -A -o json
@@ -209,7 +221,7 @@ expect_eq "$(cstat 'sum(1 for r in d["requests"] if r["verb"] == "list" and r["q
 
 # watch: kubectl prints the initial list as ADDED, then the live events
 WOUT=$TMP/watch.out
-kc "${KCF[@]}" get endpointslices -A -o json --watch --output-watch-events >"$WOUT" 2>"$TMP/watch.err" &
+kc_bg "${KCF[@]}" get endpointslices -A -o json --watch --output-watch-events >"$WOUT" 2>"$TMP/watch.err" &
 KWPID=$!
 BGPIDS+=("$KWPID")
 open_watches_ge() { [ "$(cstat 'd["open_watches"]' 2>/dev/null)" -ge "$1" ] 2>/dev/null; }
@@ -245,6 +257,8 @@ five_events() { [ "$(watch_events | wc -w)" -ge 5 ]; }
 wait_until 100 five_events
 kill "$KWPID" 2>/dev/null
 wait "$KWPID" 2>/dev/null
+no_watches() { [ "$(cstat 'd["open_watches"]' 2>/dev/null)" = 0 ]; }
+check "the server noticed kubectl went away (no open watch)" wait_until 50 no_watches
 EV=$(watch_events)
 note "watch events: $EV"
 expect_eq "$(printf '%s\n' "$EV" | tr ' ' '\n' | cut -d'|' -f1-3 | tr '\n' ' ')" \
@@ -308,11 +322,10 @@ expect_eq "$(printf '%s' "$OUT" | sed -n '/^\r\{0,1\}$/,$p' | py 'print(d["kind"
 	"Status TooManyRequests 429 2" "the 429 body is a Status (TooManyRequests, retryAfterSeconds)"
 expect_eq "$(api /api/v1/services -o /dev/null -w '%{http_code}')" "200" "the next request is served again"
 
-api "/api/v1/services?watch=1&resourceVersion=$CUR" >"$TMP/drop.out" 2>"$TMP/drop.err" &
+api_bg "/api/v1/services?watch=1&resourceVersion=$CUR" >"$TMP/drop.out" 2>"$TMP/drop.err" &
 CWPID=$!
 BGPIDS+=("$CWPID")
 check "curl watch connected" wait_until 50 open_watches_ge 1
-ctl GET /stats | py 'print(d["watches"])' >&2
 expect_eq "$(ctl POST /drop-watches | py 'print(d["dropped"])')" "1" "/drop-watches dropped the open watch"
 curl_gone() { ! kill -0 "$CWPID" 2>/dev/null; }
 wait_until 50 curl_gone
@@ -320,7 +333,7 @@ wait "$CWPID" 2>/dev/null
 expect_eq "$?" "18" "the dropped watch was cut without the final chunk (curl: partial transfer)"
 
 # stream faults: a broken JSON line, then an event split over three chunks
-api "/api/v1/namespaces/zz/services?watch=1&resourceVersion=$CUR&timeoutSeconds=2" --raw -N >"$TMP/raw.out" &
+api_bg "/api/v1/namespaces/zz/services?watch=1&resourceVersion=$CUR&timeoutSeconds=2" --raw -N >"$TMP/raw.out" &
 CWPID=$!
 BGPIDS+=("$CWPID")
 wait_until 50 open_watches_ge 1

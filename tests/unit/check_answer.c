@@ -56,7 +56,7 @@ static void load(const char *text)
 	};
 	reg = registry_create(&p);
 	ck_assert_ptr_nonnull(reg);
-	ck_assert_int_eq(registry_replace_all(reg, cfg->services, cfg->n_services), 0);
+	ck_assert_int_eq(registry_replace_all(reg, REGISTRY_SOURCE_STATIC, cfg->services, cfg->n_services), 0);
 	ck_assert_int_eq(registry_publish(reg), 0);
 	config_delete(cfg);
 }
@@ -528,7 +528,7 @@ START_TEST(test_publish_change)
 	uint64_t gen = before->generation;
 	struct svc_spec spec = { .name = "new", .namespace = "default" };
 
-	ck_assert_int_eq(registry_set_service(reg, &spec), 0);
+	ck_assert_int_eq(registry_set_service(reg, REGISTRY_SOURCE_STATIC, &spec), 0);
 	ck_assert_int_eq(registry_publish(reg), 0);
 	ck_assert_uint_eq(registry_snapshot(reg)->generation, gen + 1);
 	ldns_pkt *r = ask("new.default.svc.mesh.local.", LDNS_RR_TYPE_A);

@@ -455,12 +455,12 @@ static void list_page(struct k8s_informer *inf, cJSON *list)
 	}
 	set_rv(inf, cJSON_IsString(rv) ? rv->valuestring : NULL);
 	inf->in_relist = false;
-	inf->ops->relist_end(inf->arg);
 	if (!inf->stats.synced)
 		log_info("kubernetes %s: listed, watching from resourceVersion %s", inf->what,
 			 inf->rv ? inf->rv : "?");
 	inf->stats.synced = true;
 	inf->mode = INF_WATCH;
+	inf->ops->relist_end(inf->arg);
 }
 
 static void log_failure(struct k8s_informer *inf, CURLcode res)

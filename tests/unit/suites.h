@@ -13,5 +13,6 @@ Suite *dns_msg_suite(void);
 Suite *answer_suite(void);
 Suite *probe_suite(void);
 Suite *select_suite(void);
+Suite *k8s_suite(void);
 
 #endif

@@ -897,7 +897,7 @@ static void parse_root(struct ctx *c, const cJSON *root, struct config *cfg)
 		"tcp_max_connections", "tcp_idle_timeout_ms", "log_level",
 		"services", "probe_max_in_flight", "probe_idle_s", "probe_mode",
 		"node", "zone_preference", "zone_min_share_pct", "max_answers",
-		"kubernetes", NULL
+		"kubernetes", "http", "user", "log_format", "shutdown_grace_ms", NULL
 	};
 	uint32_t v;
 	const char *s;
@@ -930,6 +930,24 @@ static void parse_root(struct ctx *c, const cJSON *root, struct config *cfg)
 	parse_probe_mode(c, root, "", &cfg->probe_mode);
 	parse_node(c, root, cfg);
 	parse_k8s(c, root, cfg);
+	s = get_string(c, root, "", "http", false);
+	if (s && (!*s || strcmp(s, "off") == 0)) {
+		cfg->http_enabled = false;
+	} else if (s && config_parse_listen(s, &cfg->http) < 0) {
+		bad(c, member(root, "http"), "http",
+		    "\"%s\" is not ADDR:PORT, [V6ADDR]:PORT or \"off\"", s);
+	}
+	s = get_string(c, root, "", "user", false);
+	if (s && !*s)
+		bad(c, member(root, "user"), "user", "must not be empty");
+	else if (s)
+		cfg->user = dup_or_flag(c, s);
+	s = get_string(c, root, "", "log_format", false);
+	if (s && strcmp(s, "json") == 0)
+		cfg->log_json = true;
+	else if (s && strcmp(s, "text") != 0)
+		bad(c, member(root, "log_format"), "log_format", "\"%s\" is not text or json", s);
+	get_uint(c, root, "", "shutdown_grace_ms", 0, 60000, &cfg->shutdown_grace_ms);
 	get_bool(c, root, "", "zone_preference", &cfg->zone_preference);
 	get_uint(c, root, "", "zone_min_share_pct", 0, 100, &cfg->zone_min_share_pct);
 	get_uint(c, root, "", "max_answers", 0, 4096, &cfg->max_answers);
@@ -965,6 +983,12 @@ static struct config *config_defaults(const char *path)
 	cfg->zone_preference = true;
 	cfg->zone_min_share_pct = CONFIG_DEFAULT_ZONE_MIN_SHARE;
 	cfg->k8s.watch_timeout_s = 300;
+	cfg->http_enabled = true;
+	cfg->shutdown_grace_ms = CONFIG_DEFAULT_GRACE_MS;
+	if (config_parse_listen(CONFIG_DEFAULT_HTTP, &cfg->http) < 0) {
+		config_delete(cfg);
+		return NULL;
+	}
 	cfg->k8s.page_size = 500;
 	return cfg;
 }
@@ -1084,6 +1108,7 @@ void config_delete(struct config *cfg)
 	free(cfg->domain);
 	free(cfg->node_name);
 	free(cfg->node_zone);
+	free(cfg->user);
 	free(cfg->k8s.server);
 	free(cfg->k8s.token_file);
 	free(cfg->k8s.ca_file);

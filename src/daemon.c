@@ -11,11 +11,13 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "meshdns/daemon.h"
 #include "meshdns/dns_server.h"
 #include "meshdns/k8s_source.h"
 #include "meshdns/log.h"
+#include "meshdns/ops_http.h"
 #include "meshdns/probe.h"
 #include "meshdns/registry.h"
 
@@ -28,6 +30,7 @@ struct daemon {
 	struct dns_server *dns;
 	struct prober *prober;
 	struct k8s_source *k8s;
+	struct ops_http *ops;
 	struct event *publish;		/* coalesces registry changes */
 	struct event *sig_term, *sig_int, *sig_hup;
 };
@@ -50,6 +53,30 @@ static void dirty_cb(void *arg)
 
 	/* answers change on the next loop turn, after this batch of edits */
 	event_active(d->publish, EV_TIMEOUT, 0);
+}
+
+static size_t facts_cb(void *arg, const struct snap_service *svc, uint32_t ep,
+		       char *out, size_t len)
+{
+	struct daemon *d = arg;
+
+	return ops_endpoint_facts(svc, ep, d->prober, out, len);
+}
+
+/* id.server: the config's node name, NODE_NAME, else the host name. */
+static const char *node_name(const struct config *cfg, char *buf, size_t len)
+{
+	const char *env = getenv("NODE_NAME");
+
+	if (cfg->node_name)
+		return cfg->node_name;
+	if (env && *env)
+		return env;
+	if (gethostname(buf, len) == 0) {
+		buf[len - 1] = '\0';
+		return buf;
+	}
+	return NULL;
 }
 
 static void prober_params_from(const struct config *cfg, struct prober_params *p)
@@ -146,6 +173,7 @@ struct daemon *daemon_create(struct config *cfg)
 {
 	struct daemon *d = calloc(1, sizeof(*d));
 	struct sockaddr_storage *ns = NULL;
+	char host[256];
 
 	if (!d) {
 		config_delete(cfg);
@@ -169,6 +197,7 @@ struct daemon *daemon_create(struct config *cfg)
 		.edns_buffer_size = cfg->edns_buffer_size,
 		.ns_addrs = ns,
 		.n_ns_addrs = cfg->n_listen,
+		.node_name = node_name(cfg, host, sizeof(host)),
 	};
 	policy_from(cfg, &p.policy);
 	d->reg = registry_create(&p);
@@ -199,6 +228,15 @@ struct daemon *daemon_create(struct config *cfg)
 	d->dns = dns_server_create(d->base, cfg, d->reg);
 	if (!d->dns)
 		goto fail;
+	dns_server_set_facts(d->dns, facts_cb, d);
+	if (cfg->http_enabled) {
+		struct ops_sources os = {
+			.reg = d->reg, .dns = d->dns, .prober = d->prober, .k8s = d->k8s,
+			.node_name = cfg->node_name,
+		};
+		/* DNS matters more: a busy ops port is logged, not fatal */
+		d->ops = ops_http_create(d->base, &cfg->http, &os);
+	}
 	d->sig_term = evsignal_new(d->base, SIGTERM, signal_cb, d);
 	d->sig_int = evsignal_new(d->base, SIGINT, signal_cb, d);
 	d->sig_hup = evsignal_new(d->base, SIGHUP, signal_cb, d);
@@ -237,6 +275,7 @@ void daemon_delete(struct daemon *d)
 		event_free(d->sig_int);
 	if (d->sig_hup)
 		event_free(d->sig_hup);
+	ops_http_delete(d->ops);
 	dns_server_delete(d->dns);
 	k8s_source_delete(d->k8s);
 	prober_delete(d->prober);

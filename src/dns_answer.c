@@ -17,6 +17,7 @@
 #define OPT_RR_LEN 11
 #define EDE_OPTION 15		/* RFC 8914 Extended DNS Error */
 #define EDE_NOT_READY 14
+#define EDE_OTHER 0
 #define SOA_REFRESH 7200
 #define SOA_RETRY 1800
 #define SOA_EXPIRE 86400
@@ -290,6 +291,42 @@ static bool has_family(const struct snap_service *svc, int family)
 	return false;
 }
 
+/* One TXT RR; the text is cut into character-strings of 255 bytes. */
+static void put_txt(struct reply *r, size_t owner, uint16_t rclass, uint32_t ttl,
+		    const char *text, size_t len)
+{
+	size_t rdlen_at;
+
+	wbuf_ptr(&r->w, owner);
+	wbuf_u16(&r->w, DNS_TYPE_TXT);
+	wbuf_u16(&r->w, rclass);
+	wbuf_u32(&r->w, ttl);
+	rdlen_at = r->w.len;
+	wbuf_u16(&r->w, 0);
+	do {
+		size_t n = len > 255 ? 255 : len;
+		wbuf_u8(&r->w, (uint8_t)n);
+		wbuf_bytes(&r->w, text, n);
+		text += n;
+		len -= n;
+	} while (len);
+	wbuf_put16(&r->w, rdlen_at, (uint16_t)(r->w.len - rdlen_at - 2));
+	r->ancount++;
+}
+
+/* TXT _status.SVC...: one record per endpoint, key=value facts. */
+static void add_status(struct reply *r, const struct snap_service *svc)
+{
+	char facts[1024];
+
+	if (!r->scratch->facts)
+		return;
+	for (uint32_t i = 0; i < svc->n_eps; i++) {
+		size_t n = r->scratch->facts(r->scratch->facts_arg, svc, i, facts, sizeof(facts));
+		put_txt(r, DNS_HDR_LEN, DNS_CLASS_IN, 0, facts, n);
+	}
+}
+
 /* The answer section; RFC 8482: ANY gets one RRset. */
 static void add_answers(struct reply *r, uint16_t qtype)
 {
@@ -342,6 +379,10 @@ static void add_answers(struct reply *r, uint16_t qtype)
 			add_target_address(r, svc, t, AF_INET6);
 		break;
 	}
+	case SNAP_KIND_STATUS:
+		if (qtype == DNS_TYPE_TXT || any)
+			add_status(r, svc);
+		break;
 	case SNAP_KIND_PORT:
 		if (qtype == DNS_TYPE_SRV || any) {
 			choose_srv(r, svc);
@@ -351,6 +392,43 @@ static void add_answers(struct reply *r, uint16_t qtype)
 	default:
 		break;
 	}
+}
+
+static bool qname_is(const struct dns_query *q, const char *name)
+{
+	uint8_t wire[DNS_MAX_NAME + 1];
+	int n = dns_name_from_str(name, wire);
+
+	return n > 0 && (size_t)n == q->qname_len && memcmp(wire, q->lname, (size_t)n) == 0;
+}
+
+/* CH TXT version.bind / version.server / id.server / hostname.bind. */
+static size_t chaos_reply(const struct snapshot *snap, const struct dns_query *q,
+			  uint8_t *out, size_t cap, struct dns_answer_info *info)
+{
+	const char *text = NULL;
+	struct reply r;
+
+	if (qname_is(q, "version.bind") || qname_is(q, "version.server"))
+		text = PACKAGE_NAME " " PACKAGE_VERSION;
+	else if (qname_is(q, "id.server") || qname_is(q, "hostname.bind"))
+		text = snap->node_name[0] ? snap->node_name : "unknown";
+	if (!text || (q->qtype != DNS_TYPE_TXT && q->qtype != DNS_TYPE_ANY))
+		return error_reply(snap, q, DNS_RCODE_REFUSED, out, cap, info);
+	memset(&r, 0, sizeof(r));
+	r.q = q;
+	wbuf_init(&r.w, out, (cap < DNS_MIN_UDP ? cap : DNS_MIN_UDP) - (q->edns ? OPT_RR_LEN : 0));
+	put_header(&r.w, q, DNS_FLAG_AA, 0, true);
+	put_txt(&r, DNS_HDR_LEN, DNS_CLASS_CH, 0, text, strlen(text));
+	r.w.cap += q->edns ? OPT_RR_LEN : 0;
+	if (q->edns) {
+		put_opt(&r.w, q, snap->edns_buffer_size, 0, 0, NULL);
+		r.arcount++;
+	}
+	wbuf_put16(&r.w, 6, r.ancount);
+	wbuf_put16(&r.w, 10, r.arcount);
+	info->answered = true;
+	return r.w.overflow ? 0 : r.w.len;
 }
 
 size_t dns_answer(const struct snapshot *snap, const uint8_t *pkt, size_t len,
@@ -378,6 +456,8 @@ size_t dns_answer(const struct snapshot *snap, const uint8_t *pkt, size_t len,
 	}
 	if (q.qtype == DNS_TYPE_MAILA || q.qtype == DNS_TYPE_MAILB)
 		return error_reply(snap, &q, DNS_RCODE_NOTIMP, out, out_cap, info);
+	if (q.qclass == DNS_CLASS_CH)
+		return chaos_reply(snap, &q, out, out_cap, info);
 	if (q.qclass != DNS_CLASS_IN || q.qtype == DNS_TYPE_AXFR ||
 	    q.qtype == DNS_TYPE_IXFR)
 		return error_reply(snap, &q, DNS_RCODE_REFUSED, out, out_cap, info);
@@ -404,7 +484,16 @@ size_t dns_answer(const struct snapshot *snap, const uint8_t *pkt, size_t len,
 	static const char not_synced[] = "not synced: sources still loading";
 	bool unsynced = snap->unsynced && r.m.kind != SNAP_KIND_APEX &&
 			r.m.kind != SNAP_KIND_NSHOST;
-	r.opt_len = q.edns ? opt_len(unsynced ? not_synced : NULL) : 0;
+	/* why an existing service answers the way it does (RFC 8914 code 0) */
+	const char *why = NULL;
+	const struct snap_service *svc = r.m.svc;
+	if (svc && r.m.kind != SNAP_KIND_STATUS) {
+		if (svc->panic)
+			why = "panic: too few healthy endpoints, answering all ready ones";
+		else if (svc->n_eligible == 0)
+			why = svc->n_ready ? "no healthy endpoints" : "no ready endpoints";
+	}
+	r.opt_len = q.edns ? opt_len(unsynced ? not_synced : why) : 0;
 
 	wbuf_init(&r.w, out, r.limit - r.opt_len);
 	put_header(&r.w, &q, DNS_FLAG_AA, 0, true);
@@ -435,8 +524,13 @@ size_t dns_answer(const struct snapshot *snap, const uint8_t *pkt, size_t len,
 	/* the OPT RR always fits: its room was kept back */
 	r.w.cap = r.limit;
 	if (q.edns) {
-		put_opt(&r.w, &q, snap->edns_buffer_size, rcode, EDE_NOT_READY,
-			unsynced ? not_synced : NULL);
+		/* "no healthy endpoints" explains an empty answer; panic
+		 * explains a full one */
+		if (!unsynced && why && svc->n_eligible == 0 && r.ancount)
+			why = NULL;
+		put_opt(&r.w, &q, snap->edns_buffer_size, rcode,
+			unsynced ? EDE_NOT_READY : EDE_OTHER,
+			unsynced ? not_synced : info->truncated ? NULL : why);
 		r.arcount++;
 	}
 	wbuf_put16(&r.w, 2, (uint16_t)(rd16(out + 2) | rcode));

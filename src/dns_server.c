@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sys/random.h>
@@ -64,8 +65,48 @@ struct dns_server {
 	uint8_t out[DNS_MAX_MSG];
 };
 
+const uint32_t dns_lat_bounds_us[DNS_LAT_BUCKETS] = {
+	5, 10, 25, 50, 100, 250, 500, 1000, 5000, 25000,
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void count_latency(struct dns_server *srv, uint64_t t0)
+{
+	uint64_t ns = now_ns() - t0;
+	unsigned b = 0;
+
+	while (b < DNS_LAT_BUCKETS && ns > (uint64_t)dns_lat_bounds_us[b] * 1000u)
+		b++;
+	srv->stats.lat[b]++;
+	srv->stats.lat_sum_ns += ns;
+}
+
+static enum dns_stat_qtype stat_qtype(uint16_t t)
+{
+	switch (t) {
+	case DNS_TYPE_A: return DNS_STAT_A;
+	case DNS_TYPE_AAAA: return DNS_STAT_AAAA;
+	case DNS_TYPE_SRV: return DNS_STAT_SRV;
+	case DNS_TYPE_TXT: return DNS_STAT_TXT;
+	case DNS_TYPE_SOA: return DNS_STAT_SOA;
+	case DNS_TYPE_NS: return DNS_STAT_NS;
+	case DNS_TYPE_PTR: return DNS_STAT_PTR;
+	case DNS_TYPE_ANY: return DNS_STAT_ANY;
+	default: return DNS_STAT_OTHER;
+	}
+}
+
 static void count_reply(struct dns_server *srv, const struct dns_answer_info *info)
 {
+	if (info->parse == DNS_PARSE_OK || info->qtype)
+		srv->stats.qtype[stat_qtype(info->qtype)]++;
 	if (!info->answered) {
 		srv->stats.dropped++;
 		return;
@@ -124,6 +165,7 @@ static void udp_read_cb(evutil_socket_t fd, short what, void *arg)
 			return;	/* EAGAIN, or an ICMP error queued on the socket */
 		if (n == 0)
 			srv->scratch.now_ms = clock_now_ms();
+		uint64_t t0 = now_ns();
 		srv->stats.queries_udp++;
 		size_t out_len = dns_answer(registry_snapshot(srv->reg), srv->in,
 					    (size_t)got, false, srv->out,
@@ -157,6 +199,7 @@ static void udp_read_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		if (sendmsg(fd, &reply, 0) < 0)
 			srv->stats.send_errors++;
+		count_latency(srv, t0);
 	}
 }
 
@@ -243,6 +286,7 @@ static void tcp_read_cb(struct bufferevent *bev, void *arg)
 		evbuffer_drain(in, 2);
 		evbuffer_remove(in, srv->in, len);
 		srv->scratch.now_ms = clock_now_ms();
+		uint64_t t0 = now_ns();
 		srv->stats.queries_tcp++;
 		size_t out_len = dns_answer(registry_snapshot(srv->reg), srv->in, len,
 					    true, srv->out, sizeof(srv->out),
@@ -255,6 +299,7 @@ static void tcp_read_cb(struct bufferevent *bev, void *arg)
 		uint8_t hdr[2] = { (uint8_t)(out_len >> 8), (uint8_t)out_len };
 		evbuffer_add(out, hdr, 2);
 		evbuffer_add(out, srv->out, out_len);
+		count_latency(srv, t0);
 		if (evbuffer_get_length(out) > TCP_OUT_HIGH) {
 			/* The client is not reading: stop reading from it. */
 			bufferevent_disable(bev, EV_READ);
@@ -414,6 +459,15 @@ void dns_server_delete(struct dns_server *srv)
 void dns_server_reconfigure(struct dns_server *srv, const struct config *cfg)
 {
 	set_idle(srv, cfg);
+}
+
+void dns_server_set_facts(struct dns_server *srv,
+			  size_t (*cb)(void *arg, const struct snap_service *svc,
+				       uint32_t ep, char *out, size_t len),
+			  void *arg)
+{
+	srv->scratch.facts = cb;
+	srv->scratch.facts_arg = arg;
 }
 
 const struct dns_stats *dns_server_stats(const struct dns_server *srv)

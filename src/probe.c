@@ -287,7 +287,7 @@ static void report_health(struct probe_target *t)
 static const char *result_name(enum probe_result r)
 {
 	static const char *const names[] = {
-		"pass", "bad status", "connect failed", "timeout", "error",
+		"pass", "bad-status", "connect-failed", "timeout", "error",
 	};
 	return r <= PROBE_FAIL_OTHER ? names[r] : "?";
 }
@@ -301,6 +301,7 @@ void probe_done(struct probe_target *t, enum probe_result res, int load_pct)
 	char addr[INET6_ADDRSTRLEN];
 
 	t->running = false;
+	t->last = (uint8_t)(res + 1);
 	pr->stats.in_flight--;
 	if (pass)
 		pr->stats.passed++;
@@ -687,6 +688,32 @@ void prober_reconfigure(struct prober *pr, const struct prober_params *p)
 {
 	pr->params = *p;
 	drain_queue(pr);
+}
+
+int prober_endpoint_info(const struct prober *pr, const char *ns, const char *name,
+			 int family, const uint8_t *addr, struct probe_info *out)
+{
+	struct probe_svc *s = *svc_slot((struct prober *)pr, ns, name);
+
+	memset(out, 0, sizeof(*out));
+	if (!s)
+		return MESHDNS_ENOENT;
+	for (size_t i = 0; i < s->n_targets; i++) {
+		const struct probe_target *t = s->targets[i];
+		if (t->family != family || memcmp(t->addr, addr, family == AF_INET ? 4 : 16))
+			continue;
+		out->probing = s->active;
+		out->probed = t->probed;
+		out->healthy = t->sm.healthy;
+		out->last = t->last ? result_name((enum probe_result)(t->last - 1)) : "-";
+		out->rtt_ms = t->rtt_ms;
+		out->load_pct = t->load_pct;
+		out->ok_run = t->sm.ok_run;
+		out->fail_run = t->sm.fail_run;
+		out->type = svc_probe_type_name(s->conf.type);
+		return 0;
+	}
+	return MESHDNS_ENOENT;
 }
 
 const struct prober_stats *prober_stats(const struct prober *pr)

@@ -57,6 +57,7 @@ struct probe_target {
 	bool running;			/* in flight */
 	bool queued;			/* waiting for the in-flight cap */
 	bool warned_weight;
+	uint8_t last;			/* enum probe_result + 1, 0 = none */
 	struct probe_target *q_prev, *q_next;
 	/* http */
 	struct curl_ev *curl;		/* the shard whose connection cache it uses */

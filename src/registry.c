@@ -28,6 +28,7 @@ struct registry {
 	struct snapshot_params params;
 	char *domain;
 	char *node_zone;
+	char *node_name;
 	struct sockaddr_storage *ns_addrs;
 	struct reg_service *svcs;	/* kept sorted by (namespace, name) */
 	size_t n, cap;
@@ -106,6 +107,9 @@ struct registry *registry_create(const struct snapshot_params *p)
 			goto fail;
 	}
 	r->params.policy.node_zone = r->node_zone;
+	if (p->node_name && !(r->node_name = strdup(p->node_name)))
+		goto fail;
+	r->params.node_name = r->node_name;
 	if (p->n_ns_addrs) {
 		r->ns_addrs = calloc(p->n_ns_addrs, sizeof(*r->ns_addrs));
 		if (!r->ns_addrs)
@@ -133,6 +137,7 @@ void registry_delete(struct registry *r)
 	free(r->ns_addrs);
 	free(r->domain);
 	free(r->node_zone);
+	free(r->node_name);
 	free(r);
 }
 

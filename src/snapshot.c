@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -348,6 +349,7 @@ struct snapshot *snapshot_create(const struct snapshot_params *p,
 	s->negative_ttl_s = p->negative_ttl_s;
 	s->edns_buffer_size = p->edns_buffer_size;
 	s->unsynced = p->unsynced;
+	snprintf(s->node_name, sizeof(s->node_name), "%s", p->node_name ? p->node_name : "");
 	dl = dns_name_from_str(p->domain, s->domain);
 	if (dl < 0)
 		goto fail;
@@ -482,7 +484,9 @@ void snapshot_lookup(const struct snapshot *s, const struct dns_query *q,
 	} else if (si == 1) {
 		const uint8_t *l = n + q->label_off[0];
 		int32_t t;
-		if (l[0] > 1 && l[1] == '_') {
+		if (label_is(l, "_status")) {
+			m->kind = SNAP_KIND_STATUS;
+		} else if (l[0] > 1 && l[1] == '_') {
 			/* _proto: an empty non-terminal above _port._proto */
 			for (uint32_t i = 0; i < svc->n_ports; i++) {
 				if (svc->ports[i].name[0] &&

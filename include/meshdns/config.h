@@ -27,6 +27,8 @@
 #define CONFIG_DEFAULT_PROBE_MAX_IN_FLIGHT 1024
 #define CONFIG_DEFAULT_PROBE_IDLE_S	300
 #define CONFIG_DEFAULT_ZONE_MIN_SHARE	30
+#define CONFIG_DEFAULT_HTTP		"127.0.0.1:9153"
+#define CONFIG_DEFAULT_GRACE_MS		1000
 
 struct config_listen {
 	struct sockaddr_storage addr;
@@ -73,6 +75,11 @@ struct config {
 	uint32_t zone_min_share_pct;
 	uint32_t max_answers;		/* A/AAAA records at most, 0 = all */
 	struct config_k8s k8s;
+	bool http_enabled;
+	struct config_listen http;	/* ops endpoint, default 127.0.0.1:9153 */
+	char *user;			/* drop privileges to it after binding */
+	bool log_json;			/* log_format "json" */
+	uint32_t shutdown_grace_ms;	/* SIGTERM: keep serving this long */
 };
 
 /** Accumulated error lines ("FILE:LINE: KEY: message\n"). */

@@ -23,8 +23,17 @@
  * (seed it once with sel_rng_seed()) and the time, which the caller sets
  * (monotonic ms; slow start reads it).
  */
+/**
+ * Writes one endpoint's facts ("key=value ...") for TXT _status; the
+ * daemon's adds what the prober knows. Returns the length written.
+ */
+typedef size_t (*dns_facts_cb)(void *arg, const struct snap_service *svc, uint32_t ep,
+			       char *out, size_t len);
+
 struct dns_answer_scratch {
 	uint64_t now_ms;
+	dns_facts_cb facts;		/* NULL: _status answers NODATA */
+	void *facts_arg;
 	struct sel_rng rng;
 	struct sel_scratch sel;
 	uint32_t pick[SELECT_MAX];

@@ -16,11 +16,33 @@
 
 struct event_base;
 struct dns_server;
+struct snap_service;
 
 /** Counters; read with dns_server_stats(). */
+/* Query types counted on their own; the rest is "other". */
+enum dns_stat_qtype {
+	DNS_STAT_A = 0,
+	DNS_STAT_AAAA,
+	DNS_STAT_SRV,
+	DNS_STAT_TXT,
+	DNS_STAT_SOA,
+	DNS_STAT_NS,
+	DNS_STAT_PTR,
+	DNS_STAT_ANY,
+	DNS_STAT_OTHER,
+	DNS_STAT_QTYPES
+};
+
+/* Answer latency buckets (upper bounds in microseconds), then +Inf. */
+#define DNS_LAT_BUCKETS 10
+extern const uint32_t dns_lat_bounds_us[DNS_LAT_BUCKETS];
+
 struct dns_stats {
 	uint64_t queries_udp;
 	uint64_t queries_tcp;
+	uint64_t qtype[DNS_STAT_QTYPES];
+	uint64_t lat[DNS_LAT_BUCKETS + 1];	/* cumulative in the output only */
+	uint64_t lat_sum_ns;
 	uint64_t rcode[24];		/* by (extended) rcode, 23 = other */
 	uint64_t dropped;		/* unreadable header or QR set */
 	uint64_t formerr;
@@ -46,6 +68,12 @@ void dns_server_delete(struct dns_server *srv);
 
 /** Apply settings that can change on reload (TCP limits). */
 void dns_server_reconfigure(struct dns_server *srv, const struct config *cfg);
+
+/** Set the TXT _status fact writer (see dns_facts_cb). */
+void dns_server_set_facts(struct dns_server *srv,
+			  size_t (*cb)(void *arg, const struct snap_service *svc,
+				       uint32_t ep, char *out, size_t len),
+			  void *arg);
 
 /** Current counters. */
 const struct dns_stats *dns_server_stats(const struct dns_server *srv);

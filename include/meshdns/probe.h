@@ -40,6 +40,24 @@ struct prober_stats {
 	uint64_t late_ms[1001];
 };
 
+/** What the prober knows of one endpoint (for /debug and TXT _status). */
+struct probe_info {
+	bool probing;			/* a probe is configured and active */
+	bool probed;			/* at least one result */
+	bool healthy;
+	const char *last;		/* "pass", "timeout", ... or "-" */
+	double rtt_ms;			/* EWMA */
+	uint8_t load_pct;
+	uint16_t ok_run, fail_run;
+	const char *type;		/* "http", "tcp", ... */
+};
+
+/**
+ * Look up an endpoint. @return 0 or MESHDNS_ENOENT (not probed at all).
+ */
+int prober_endpoint_info(const struct prober *pr, const char *ns, const char *name,
+			 int family, const uint8_t *addr, struct probe_info *out);
+
 /**
  * Create the prober and register it as the registry's observer, so
  * services set afterwards are probed.

@@ -119,6 +119,7 @@ enum snap_kind {
 	SNAP_KIND_SERVICE,	/* SVC.NS.svc.DOMAIN */
 	SNAP_KIND_TARGET,	/* HOST.SVC.NS.svc.DOMAIN */
 	SNAP_KIND_PORT,		/* _PORT._PROTO.SVC.NS.svc.DOMAIN */
+	SNAP_KIND_STATUS,	/* _status.SVC.NS.svc.DOMAIN: TXT debug view */
 };
 
 /** Result of a name lookup. */
@@ -153,6 +154,7 @@ struct snapshot {
 	struct snap_service **services;	/* each holds one reference */
 	uint32_t n_services;
 	bool unsynced;			/* a source has not listed yet */
+	char node_name[DNS_MAX_NAME + 1];	/* id.server */
 };
 
 /** Parameters fixed for a snapshot's lifetime, set from the config. */
@@ -165,6 +167,7 @@ struct snapshot_params {
 	size_t n_ns_addrs;
 	struct snap_policy policy;
 	bool unsynced;			/* negative answers become SERVFAIL */
+	const char *node_name;		/* id.server; NULL: unknown */
 };
 
 /**

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "meshdns/clock.h"
 #include "meshdns/daemon.h"
 #include "meshdns/dns_server.h"
 #include "meshdns/k8s_source.h"
@@ -33,6 +34,9 @@ struct daemon {
 	struct ops_http *ops;
 	struct event *publish;		/* coalesces registry changes */
 	struct event *sig_term, *sig_int, *sig_hup;
+	struct event *stop_timer;
+	int stopping;			/* 0 running, 1 waiting, 2 draining */
+	uint64_t stop_at_ms;
 };
 
 static void publish_cb(evutil_socket_t fd, short what, void *arg)
@@ -157,16 +161,58 @@ static void reload(struct daemon *d)
 		 (unsigned long long)registry_snapshot(d->reg)->generation);
 }
 
+#define DRAIN_MAX_MS 2000
+
+/*
+ * Stopping: keep serving until a successor has bound our addresses (a
+ * rolling update with maxSurge) or the grace period is over, then hand
+ * the sockets' traffic over, answer what is queued, let TCP answers be
+ * written, and leave.
+ */
+static void stop_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+	uint64_t now = clock_now_ms();
+
+	if (d->stopping == 1) {
+		bool successor = dns_server_successor_ready(d->dns);
+		if (!successor && now - d->stop_at_ms < d->cfg->shutdown_grace_ms)
+			return;
+		if (successor) {
+			log_info("stopping: a successor serves our addresses, handing over");
+			dns_server_handover(d->dns);
+		} else {
+			log_info("stopping: no successor after %u ms, closing", d->cfg->shutdown_grace_ms);
+			dns_server_stop_listening(d->dns);
+		}
+		d->stopping = 2;
+		d->stop_at_ms = now;
+	}
+	if (dns_server_busy_connections(d->dns) == 0 || now - d->stop_at_ms > DRAIN_MAX_MS)
+		event_base_loopbreak(d->base);
+}
+
 static void signal_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct daemon *d = arg;
+	struct timeval tv = { 0, 20000 };
 
 	if (sig == SIGHUP) {
 		reload(d);
 		return;
 	}
-	log_info("signal %d: stopping", (int)sig);
-	event_base_loopbreak(d->base);
+	if (d->stopping) {
+		log_info("signal %d again: exiting now", (int)sig);
+		event_base_loopbreak(d->base);
+		return;
+	}
+	log_info("signal %d: stopping (serving until a successor is up, at most %u ms)",
+		 (int)sig, d->cfg->shutdown_grace_ms);
+	d->stopping = 1;
+	d->stop_at_ms = clock_now_ms();
+	d->stop_timer = event_new(d->base, -1, EV_PERSIST, stop_cb, d);
+	if (!d->stop_timer || event_add(d->stop_timer, &tv) < 0)
+		event_base_loopbreak(d->base);
 }
 
 struct daemon *daemon_create(struct config *cfg)
@@ -275,6 +321,8 @@ void daemon_delete(struct daemon *d)
 		event_free(d->sig_int);
 	if (d->sig_hup)
 		event_free(d->sig_hup);
+	if (d->stop_timer)
+		event_free(d->stop_timer);
 	ops_http_delete(d->ops);
 	dns_server_delete(d->dns);
 	k8s_source_delete(d->k8s);

@@ -19,6 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <linux/filter.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -45,6 +48,7 @@ struct udp_sock {
 struct tcp_conn {
 	struct dns_server *srv;
 	struct bufferevent *bev;
+	bool closing;			/* shutting down: close when written */
 	struct tcp_conn *prev, *next;
 };
 
@@ -228,6 +232,8 @@ static int open_socket(const struct config_listen *l, int type)
 	if (fd < 0)
 		return -1;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/* a new instance can bind beside us; see dns_server_handover() */
+	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
 	if (family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	if (type == SOCK_DGRAM) {
@@ -310,6 +316,12 @@ static void tcp_read_cb(struct bufferevent *bev, void *arg)
 
 static void tcp_write_cb(struct bufferevent *bev, void *arg)
 {
+	struct tcp_conn *c = arg;
+
+	if (c->closing) {
+		conn_free(c);	/* everything asked has been answered */
+		return;
+	}
 	/* The output drained: resume reading, and answer what is waiting. */
 	if (bufferevent_get_enabled(bev) & EV_READ)
 		return;
@@ -459,6 +471,127 @@ void dns_server_delete(struct dns_server *srv)
 void dns_server_reconfigure(struct dns_server *srv, const struct config *cfg)
 {
 	set_idle(srv, cfg);
+}
+
+/* ------------------------------------------------------------ handover */
+
+/*
+ * Is another socket (a new meshdns) bound to the same UDP address and port?
+ * /proc/net/udp{,6} lists every socket with its inode; ours are known.
+ */
+static bool other_socket(const struct udp_sock *us)
+{
+	const char *file = us->family == AF_INET ? "/proc/net/udp" : "/proc/net/udp6";
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	struct stat st;
+	char line[512], want[64];
+	bool found = false;
+	FILE *f;
+
+	if (getsockname(us->fd, (struct sockaddr *)&ss, &sl) < 0 || fstat(us->fd, &st) < 0)
+		return false;
+	if (us->family == AF_INET) {
+		const struct sockaddr_in *sin = (const void *)&ss;
+		/* the kernel prints the address as a host-order u32 */
+		snprintf(want, sizeof(want), "%08X:%04X", sin->sin_addr.s_addr,
+			 ntohs(sin->sin_port));
+	} else {
+		const struct sockaddr_in6 *sin6 = (const void *)&ss;
+		const uint32_t *w = (const uint32_t *)&sin6->sin6_addr;
+		snprintf(want, sizeof(want), "%08X%08X%08X%08X:%04X", w[0], w[1], w[2], w[3],
+			 ntohs(sin6->sin6_port));
+	}
+	f = fopen(file, "r");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		char local[64];
+		unsigned long inode;
+		if (sscanf(line, " %*d: %63s %*s %*x %*s %*s %*s %*d %*d %lu", local, &inode) != 2)
+			continue;
+		if (strcmp(local, want) == 0 && inode != (unsigned long)st.st_ino) {
+			found = true;
+			break;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+bool dns_server_successor_ready(const struct dns_server *srv)
+{
+	for (size_t i = 0; i < srv->n_udp; i++) {
+		if (!other_socket(&srv->udp[i]))
+			return false;
+	}
+	return srv->n_udp > 0;
+}
+
+/*
+ * Steer the reuseport group to its second socket (index 1: the
+ * successor, which joined after us). An index that does not exist makes
+ * the kernel fall back to its hash, so with no successor nothing changes.
+ */
+static void steer_away(int fd)
+{
+	struct sock_filter code[] = { BPF_STMT(BPF_RET | BPF_K, 1) };
+	struct sock_fprog prog = { 1, code };
+
+	setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof(prog));
+}
+
+void dns_server_handover(struct dns_server *srv)
+{
+	/* new queries go to the successor from now on; answer what is
+	 * queued here, then close (a closed reuseport socket drops its queue) */
+	for (size_t i = 0; i < srv->n_udp; i++)
+		steer_away(srv->udp[i].fd);
+	for (size_t i = 0; i < srv->n_tcp; i++)
+		steer_away(evconnlistener_get_fd(srv->tcp[i]));
+	for (size_t i = 0; i < srv->n_udp; i++) {
+		udp_read_cb(srv->udp[i].fd, EV_READ, &srv->udp[i]);
+		/* datagrams hashed to us just before the steering */
+		udp_read_cb(srv->udp[i].fd, EV_READ, &srv->udp[i]);
+	}
+	dns_server_stop_listening(srv);
+}
+
+void dns_server_stop_listening(struct dns_server *srv)
+{
+	for (size_t i = 0; i < srv->n_udp; i++) {
+		/* whatever is still queued gets its answer */
+		for (int k = 0; k < 1000; k++) {
+			uint64_t before = srv->stats.queries_udp;
+			udp_read_cb(srv->udp[i].fd, EV_READ, &srv->udp[i]);
+			if (srv->stats.queries_udp - before < UDP_BATCH)
+				break;
+		}
+		if (srv->udp[i].ev)
+			event_free(srv->udp[i].ev);
+		srv->udp[i].ev = NULL;
+		close(srv->udp[i].fd);
+	}
+	srv->n_udp = 0;
+	for (size_t i = 0; i < srv->n_tcp; i++)
+		evconnlistener_free(srv->tcp[i]);
+	srv->n_tcp = 0;
+	/* open connections finish the queries they sent, then close */
+	for (struct tcp_conn *c = srv->conns, *next; c; c = next) {
+		next = c->next;
+		c->closing = true;
+		if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+			conn_free(c);
+	}
+}
+
+size_t dns_server_busy_connections(const struct dns_server *srv)
+{
+	size_t n = 0;
+
+	for (struct tcp_conn *c = srv->conns; c; c = c->next)
+		n += evbuffer_get_length(bufferevent_get_output(c->bev)) > 0;
+	return n;
 }
 
 void dns_server_set_facts(struct dns_server *srv,

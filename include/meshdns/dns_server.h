@@ -8,6 +8,8 @@
 #ifndef MESHDNS_DNS_SERVER_H
 #define MESHDNS_DNS_SERVER_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "meshdns/config.h"
@@ -68,6 +70,29 @@ void dns_server_delete(struct dns_server *srv);
 
 /** Apply settings that can change on reload (TCP limits). */
 void dns_server_reconfigure(struct dns_server *srv, const struct config *cfg);
+
+/**
+ * Has a successor (another process) bound every one of our UDP addresses
+ * with SO_REUSEPORT? Reads /proc/net/udp{,6}.
+ */
+bool dns_server_successor_ready(const struct dns_server *srv);
+
+/**
+ * Zero-downtime handover: steer our reuseport groups to the successor's
+ * sockets (a one-instruction classic BPF program), answer what is queued
+ * here, then stop listening as dns_server_stop_listening() does.
+ */
+void dns_server_handover(struct dns_server *srv);
+
+/**
+ * Stop accepting: answer the queued UDP queries and close the UDP sockets
+ * and TCP listeners; open TCP connections close once their answers are
+ * written.
+ */
+void dns_server_stop_listening(struct dns_server *srv);
+
+/** TCP connections with answers still being written. */
+size_t dns_server_busy_connections(const struct dns_server *srv);
 
 /** Set the TXT _status fact writer (see dns_facts_cb). */
 void dns_server_set_facts(struct dns_server *srv,

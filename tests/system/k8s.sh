@@ -214,6 +214,10 @@ wait_until() {	# wait_until TENTHS CMD...: poll CMD every 0.1 s
 logged() { grep -qE -- "$1" "$LOG"; }
 log_count() { grep -cE -- "$1" "$LOG"; }
 now_ms() { date +%s%3N; }
+# the ops endpoint of the first daemon: /readyz status, a /metrics value
+HPORT=$(python3 "$PYTOOL" freeport 0) || hard_error "no free port"
+readyz() { curl -s --noproxy '*' --max-time 2 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HPORT/readyz"; }
+metric() { curl -s --noproxy '*' --max-time 2 "http://127.0.0.1:$HPORT/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
 no_injections() { [ "$(fk GET /inject | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["injections"]))')" = 0 ]; }
 open_watches_is() { [ "$(fst 'd["open_watches"]' 2>/dev/null)" = "$1" ]; }
 # tool_ok DESC OUTPUT MAX_MS: a kt wait result 'ok MS' within MAX_MS
@@ -327,10 +331,11 @@ WEB_ADDRS="10.1.0.1,10.1.0.2,10.1.0.5"
 note "--- before the first LIST completes: SERVFAIL + EDE 14, the apex still answers"
 fk POST /inject '{"action": "stall", "path_prefix": "/api/v1/services", "watch": false, "seconds": 2}' >/dev/null
 start_server <<EOF
-{ "listen": [@LISTEN@], "negative_ttl": $NEG,
+{ "listen": [@LISTEN@], "negative_ttl": $NEG, "http": "127.0.0.1:$HPORT",
   "kubernetes": { $K8S, "watch_timeout_s": 300, "page_size": 500, "namespaces": [] } }
 EOF
 MLOG1=$LOG
+expect_eq "$(readyz) $(metric meshdns_kubernetes_synced)" "503 0" "before the lists: /readyz 503, meshdns_kubernetes_synced 0"
 q "$WEB" A
 expect_rcode SERVFAIL
 expect_contains 'EDE: 14 \(Not Ready\)' "$Q: EDE 14 (Not Ready) while the services list stalls"
@@ -344,6 +349,7 @@ check "log: 'kubernetes: synced' once the stalled list is retried" \
 	wait_until 100 logged 'kubernetes: synced: '
 expect_eq "$(grep -o 'kubernetes: synced: .*' "$LOG" | head -n 1)" \
 	"kubernetes: synced: $N_SVC services, $N_SLICES endpoint slices" "the synced line counts services and slices"
+expect_eq "$(readyz) $(metric meshdns_kubernetes_synced)" "200 1" "synced: /readyz 200, meshdns_kubernetes_synced 1"
 
 # ================================================================ answers
 note "--- answers: join by label, merged slices, host names, IPv6, SRV, weights, conditions"
@@ -404,12 +410,14 @@ expect_nxdomain "$Z" "$NEG"
 
 # ================================================================ stream faults
 note "--- a malformed watch line is skipped; the next event applies; no relist"
+SKIP0=$(metric meshdns_kubernetes_skipped_total)
 LISTS0=$(fst 'd["counts"].get("list:services", 0) + d["counts"].get("list:endpointslices", 0)')
 fk POST /inject '{"action": "malformed", "path_prefix": "/apis/discovery.k8s.io/v1/endpointslices", "count": 1}' >/dev/null
 obj "$TMP/b3" "$(dyn_slice "$(ep 10.5.0.3)")"
 tool_ok "the event after a malformed line applies (10.5.0.3 appears)" \
 	"$(kt wait --post "$CTL/objects" "$TMP/b3" "$PORT" "dyn.shop.svc.$Z" A has=10.5.0.3 3)" 1000
 check "log: 'skipped a malformed watch line'" logged 'endpointslices: skipped a malformed watch line'
+expect_eq "$(metric meshdns_kubernetes_skipped_total)" "$((SKIP0 + 1))" "meshdns_kubernetes_skipped_total counted it"
 check "the malformed-line fault was used up" no_injections
 expect_eq "$(fst 'd["counts"].get("list:services", 0) + d["counts"].get("list:endpointslices", 0)')" \
 	"$LISTS0" "no LIST request after the malformed line"
@@ -444,10 +452,32 @@ obj "$TMP/b6" "$(slice shop late-1 late IPv4 "[$(ep 10.9.0.2)]")"
 tool_ok "a change after the resumed watch applies" \
 	"$(kt wait --post "$CTL/objects" "$TMP/b6" "$PORT" "late.shop.svc.$Z" A set=10.9.0.2 3)" 1000
 
+note "--- join edge cases: a Service re-added finds its slices, an empty slice, a slice changing service"
+tool_ok "service late deleted (its slice stays): NXDOMAIN" \
+	"$(kt wait --delete "$CTL/objects/service/shop/late" "$PORT" "late.shop.svc.$Z" A rcode=NXDOMAIN 3)" 1000
+obj "$TMP/b8" "$(svc shop late)"
+tool_ok "service late re-added: answered from the slice that stayed" \
+	"$(kt wait --post "$CTL/objects" "$TMP/b8" "$PORT" "late.shop.svc.$Z" A set=10.9.0.2 3)" 1000
+obj "$TMP/b9" "$(slice shop late-1 late IPv4 '[]' '[]')"
+tool_ok "a slice with no endpoints and no ports (encoded as null): NODATA" \
+	"$(kt wait --post "$CTL/objects" "$TMP/b9" "$PORT" "late.shop.svc.$Z" A nodata 3)" 1000
+q "late.shop.svc.$Z" A
+expect_nodata "$Z" "$NEG"
+obj "$TMP/b10" "$(slice shop late-1 dyn IPv4 "[$(ep 10.9.0.3)]")"
+tool_ok "slice late-1 relabelled to service dyn: dyn gains its address" \
+	"$(kt wait --post "$CTL/objects" "$TMP/b10" "$PORT" "dyn.shop.svc.$Z" A set=10.5.0.1,10.5.0.4,10.9.0.3 3)" 1000
+q "late.shop.svc.$Z" A
+expect_nodata "$Z" "$NEG"
+obj "$TMP/b11" "$(slice shop late-1 late IPv4 "[$(ep 10.9.0.2)]")"
+tool_ok "and back: late answers again" \
+	"$(kt wait --post "$CTL/objects" "$TMP/b11" "$PORT" "late.shop.svc.$Z" A set=10.9.0.2 3)" 1000
+tool_ok "and dyn lost it" "$(kt wait "$PORT" "dyn.shop.svc.$Z" A set=10.5.0.1,10.5.0.4 1)" 100
+
 # ================================================================ 410: relist
 note "--- 410 after compaction: one relist per resource, answers continuous"
 fk POST /reset-stats >/dev/null
 EXP0=$(log_count 'expired, listing again')
+REL0=$(metric meshdns_kubernetes_relists_total)
 STEADY=("web.shop.svc.$Z:A:$WEB_ADDRS" "keep.shop.svc.$Z:A:10.7.0.1")
 kt steady "$PORT" 2 5 "${STEADY[@]}" >"$TMP/steady1" 2>&1 &
 BGPIDS+=($!)
@@ -467,6 +497,7 @@ expect_eq "$(head -n 1 "$TMP/steady1" | sed 's/.*bad=//')" "0" \
 	"no empty or failed answer for web/keep during the relist (every 5 ms for 2 s)"
 expect_eq "$(fst 'd["counts"].get("list:services", 0), d["counts"].get("list:endpointslices", 0)')" \
 	"1 1" "one more LIST per resource (services, endpointslices)"
+expect_eq "$(metric meshdns_kubernetes_relists_total)" "$((REL0 + 2))" "meshdns_kubernetes_relists_total +2"
 check "log: 'services: resourceVersion N expired, listing again'" \
 	logged 'kubernetes services: resourceVersion [0-9]+ expired, listing again'
 check "log: 'endpointslices: resourceVersion N expired, listing again'" \
@@ -556,8 +587,7 @@ start_server <<EOF
   "kubernetes": { "server": "$URL", "token_file": "$TMP/mtoken", "ca_file": "$ST/ca.crt" } }
 EOF
 MLOG2=$LOG
-check "log: 'HTTP 401'" wait_until 50 logged 'HTTP 401'
-check "log: 'unauthorized'" logged 'unauthorized'
+check "log: 'HTTP 401 (unauthorized)'" wait_until 50 logged 'HTTP 401.*unauthorized'
 q "$WEB" A
 expect_rcode SERVFAIL
 expect_contains 'EDE: 14 \(Not Ready\)'
@@ -603,11 +633,17 @@ q "$WEB" A
 expect_rdata ANSWER A 10.1.0.1 10.1.0.2 10.1.0.5
 
 # ================================================================ kubeconfig
-note "--- kubeconfig (inline CA, token)"
+note "--- kubeconfig (inline CA, token), started while every LIST gets 503"
+fk POST /inject '{"path_prefix": "", "watch": false, "status": 503, "count": -1}' >/dev/null
 start_server <<EOF
 { "listen": [@LISTEN@], "negative_ttl": $NEG, "kubernetes": { "kubeconfig": "$ST/kubeconfig" } }
 EOF
-check "synced" wait_until 50 logged 'kubernetes: synced'
+check "log: the 503 on the list" wait_until 30 logged 'list /api/v1/services: HTTP 503'
+q "$WEB" A
+expect_rcode SERVFAIL
+expect_contains 'EDE: 14 \(Not Ready\)'
+fk DELETE /inject >/dev/null
+check "synced once the lists are served" wait_until 80 logged 'kubernetes: synced'
 check "log: the API server comes from the kubeconfig" logged "API server $URL \(kubeconfig\)"
 q "$WEB" A
 expect_rdata ANSWER A 10.1.0.1 10.1.0.2 10.1.0.5

@@ -8,6 +8,8 @@
 #include "config.h"
 
 #include <event2/event.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,6 +150,7 @@ static void reload(struct daemon *d)
 	prober_reconfigure(d->prober, &pp);
 	if (cfg->log_level_set)
 		log_set_level(cfg->log_level);
+	log_set_json(cfg->log_json);
 	/* settings that need a restart keep their running values */
 	cfg->ttl_s = d->cfg->ttl_s;
 	cfg->negative_ttl_s = d->cfg->negative_ttl_s;
@@ -169,6 +172,34 @@ static void reload(struct daemon *d)
  * the sockets' traffic over, answer what is queued, let TCP answers be
  * written, and leave.
  */
+/*
+ * After every socket is bound: become @p user for good (groups, gid,
+ * uid), so that no capability (CAP_NET_BIND_SERVICE included) is left.
+ */
+static int drop_privileges(const char *user)
+{
+	struct passwd *pw = getpwnam(user);
+
+	if (!pw) {
+		log_err("user %s: no such user", user);
+		return MESHDNS_EINVAL;
+	}
+	if (getuid() == pw->pw_uid && geteuid() == pw->pw_uid)
+		return 0;
+	if (initgroups(user, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||
+	    setuid(pw->pw_uid) < 0) {
+		log_err("cannot become user %s: %s", user, strerror(errno));
+		return MESHDNS_EINVAL;
+	}
+	if (setuid(0) == 0) {
+		log_err("dropped privileges to %s, but could get root back", user);
+		return MESHDNS_EINVAL;
+	}
+	log_info("running as %s (uid %u, gid %u)", user, (unsigned)pw->pw_uid,
+		 (unsigned)pw->pw_gid);
+	return 0;
+}
+
 static void stop_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct daemon *d = arg;
@@ -283,6 +314,8 @@ struct daemon *daemon_create(struct config *cfg)
 		/* DNS matters more: a busy ops port is logged, not fatal */
 		d->ops = ops_http_create(d->base, &cfg->http, &os);
 	}
+	if (cfg->user && drop_privileges(cfg->user) < 0)
+		goto fail;
 	d->sig_term = evsignal_new(d->base, SIGTERM, signal_cb, d);
 	d->sig_int = evsignal_new(d->base, SIGINT, signal_cb, d);
 	d->sig_hup = evsignal_new(d->base, SIGHUP, signal_cb, d);

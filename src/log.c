@@ -15,6 +15,7 @@
 #include "meshdns/log.h"
 
 enum log_level log_threshold = LOG_LEVEL_INFO;
+static bool log_json;
 
 static const char *const level_names[] = { "debug", "info", "warn", "error" };
 
@@ -34,6 +35,34 @@ void log_set_level(enum log_level level)
 	log_threshold = level;
 }
 
+void log_set_json(bool on)
+{
+	log_json = on;
+}
+
+/* JSON string escaping of @p in into out (always terminated). */
+static size_t json_escape(char *out, size_t cap, const char *in)
+{
+	size_t n = 0;
+
+	for (; *in && n + 7 < cap; in++) {
+		unsigned char c = (unsigned char)*in;
+		if (c == '"' || c == '\\') {
+			out[n++] = '\\';
+			out[n++] = (char)c;
+		} else if (c == '\n') {
+			out[n++] = '\\';
+			out[n++] = 'n';
+		} else if (c < 0x20) {
+			n += (size_t)snprintf(out + n, cap - n, "\\u%04x", c);
+		} else {
+			out[n++] = (char)c;
+		}
+	}
+	out[n] = '\0';
+	return n;
+}
+
 void log_msg(enum log_level level, const char *fmt, ...)
 {
 	char line[1024];
@@ -47,6 +76,21 @@ void log_msg(enum log_level level, const char *fmt, ...)
 		return;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
+	if (log_json) {
+		/* sized so the line always fits: no cut inside an escape */
+		char msg[800], esc[1600], stamp[32], jline[1800];
+		va_start(ap, fmt);
+		vsnprintf(msg, sizeof(msg), fmt, ap);
+		va_end(ap);
+		json_escape(esc, sizeof(esc), msg);
+		strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+		r = snprintf(jline, sizeof(jline),
+			     "{\"ts\":\"%s.%03ldZ\",\"level\":\"%s\",\"pid\":%d,\"msg\":\"%s\"}\n",
+			     stamp, ts.tv_nsec / 1000000L, level_names[level], (int)getpid(), esc);
+		if (r > 0 && (size_t)r < sizeof(jline) && write(STDERR_FILENO, jline, (size_t)r) < 0)
+			return;
+		return;
+	}
 	n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
 	r = snprintf(line + n, sizeof(line) - n, ".%03ldZ meshdns[%d] %s: ",
 		     ts.tv_nsec / 1000000L, (int)getpid(), level_names[level]);

@@ -104,6 +104,7 @@ int main(int argc, char **argv)
 	}
 
 	log_set_level(level_set ? level : cfg->log_level_set ? cfg->log_level : level);
+	log_set_json(cfg->log_json);
 	signal(SIGPIPE, SIG_IGN);
 	/* probes and TCP clients need descriptors: take what we may */
 	struct rlimit rl;

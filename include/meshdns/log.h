@@ -28,6 +28,9 @@ int log_level_parse(const char *name, enum log_level *out);
 /** Set the threshold. Call before threads start. */
 void log_set_level(enum log_level level);
 
+/** One JSON object per line instead of text (log_format "json"). */
+void log_set_json(bool on);
+
 /** Write one line at @p level (printf format, no trailing newline). */
 void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

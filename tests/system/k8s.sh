@@ -675,6 +675,15 @@ start_server <<EOF
 { "listen": [@LISTEN@], "negative_ttl": $NEG,
   "kubernetes": { $K8S, "page_size": 2, "namespaces": ["shop"] } }
 EOF
+# while the slices wait out Retry-After the services are known but have no
+# endpoints yet: that must not look like NODATA
+if wait_until 20 logged 'kubernetes services: listed'; then
+	q "$WEB" A
+	expect_rcode SERVFAIL
+	expect_contains 'EDE: 14 \(Not Ready\)' "$Q: services listed, slices not yet: still SERVFAIL + EDE 14"
+else
+	fail "the services list did not complete"
+fi
 check "synced" wait_until 80 logged 'kubernetes: synced'
 expect_eq "$(grep -o 'kubernetes: synced: [0-9]* services' "$LOG" | head -n 1)" \
 	"kubernetes: synced: $N_SHOP services" "only the shop services are known"

@@ -814,6 +814,93 @@ static void parse_k8s(struct ctx *c, const cJSON *root, struct config *cfg)
 	}
 }
 
+static void parse_forward(struct ctx *c, const cJSON *root, struct config *cfg)
+{
+	static const char *const keys[] = { "upstreams", "resolv_conf", "timeout_ms",
+					    "policy", "max_in_flight", NULL };
+	static const char *const ckeys[] = { "max_entries", "min_ttl", "max_ttl",
+					     "negative_max_ttl", "serve_stale", "stale_s",
+					     "enabled", NULL };
+	struct config_forward *f = &cfg->fwd;
+	const cJSON *o = member(root, "forward"), *ca = member(root, "cache");
+	const char *s;
+
+	if (ca && check_object(c, ca, "cache", ckeys)) {
+		get_bool(c, ca, "cache", "enabled", &f->cache_enabled);
+		get_uint(c, ca, "cache", "max_entries", 1, 10000000, &f->cache_max_entries);
+		get_uint(c, ca, "cache", "min_ttl", 0, 86400, &f->cache_min_ttl);
+		get_uint(c, ca, "cache", "max_ttl", 1, 604800, &f->cache_max_ttl);
+		get_uint(c, ca, "cache", "negative_max_ttl", 1, 86400, &f->cache_negative_max_ttl);
+		get_bool(c, ca, "cache", "serve_stale", &f->serve_stale);
+		get_uint(c, ca, "cache", "stale_s", 1, 604800, &f->stale_s);
+		if (f->cache_min_ttl > f->cache_max_ttl)
+			bad(c, member(ca, "min_ttl"), "cache.min_ttl", "is above max_ttl");
+	}
+	if (!o || !check_object(c, o, "forward", keys))
+		return;
+	f->enabled = true;
+	const cJSON *ups = get_array(c, o, "forward", "upstreams", sizeof(*f->upstreams),
+				     (void **)&f->upstreams, &f->n_upstreams);
+	size_t i = 0, n = 0;
+	for (const cJSON *e = ups ? ups->child : NULL; e; e = e->next, i++) {
+		char p[PATH_LEN];
+		path_fmt(p, "forward.upstreams[%zu]", i);
+		if (!cJSON_IsString(e) || config_parse_listen(e->valuestring, &f->upstreams[n]) < 0) {
+			bad(c, e, p, "must be \"ADDR:PORT\" or \"[V6ADDR]:PORT\"");
+			continue;
+		}
+		/* loop guard: never forward to ourselves */
+		for (size_t l = 0; l < cfg->n_listen; l++) {
+			const struct config_listen *me = &cfg->listen[l];
+			const struct config_listen *up = &f->upstreams[n];
+			if (me->addr.ss_family != up->addr.ss_family)
+				continue;
+			bool same;
+			if (me->addr.ss_family == AF_INET) {
+				const struct sockaddr_in *a = (const void *)&me->addr,
+							 *b = (const void *)&up->addr;
+				same = a->sin_port == b->sin_port &&
+				       (a->sin_addr.s_addr == b->sin_addr.s_addr ||
+					a->sin_addr.s_addr == htonl(INADDR_ANY));
+			} else {
+				const struct sockaddr_in6 *a = (const void *)&me->addr,
+							  *b = (const void *)&up->addr;
+				same = a->sin6_port == b->sin6_port &&
+				       (!memcmp(&a->sin6_addr, &b->sin6_addr, 16) ||
+					IN6_IS_ADDR_UNSPECIFIED(&a->sin6_addr));
+			}
+			if (same) {
+				bad(c, e, p, "\"%s\" is one of our own listen addresses: a forwarding loop",
+				    e->valuestring);
+				break;
+			}
+		}
+		n++;
+	}
+	f->n_upstreams = n;
+	s = get_string(c, o, "forward", "resolv_conf", false);
+	if (s && !*s)
+		bad(c, member(o, "resolv_conf"), "forward.resolv_conf", "must not be empty");
+	else if (s)
+		f->resolv_conf = dup_or_flag(c, s);
+	if (!f->n_upstreams && !f->resolv_conf && !c->errs->count)
+		bad(c, o, "forward", "needs upstreams or resolv_conf");
+	get_uint(c, o, "forward", "timeout_ms", 50, 30000, &f->timeout_ms);
+	get_uint(c, o, "forward", "max_in_flight", 1, 1000000, &f->max_in_flight);
+	s = get_string(c, o, "forward", "policy", false);
+	if (s) {
+		if (strcmp(s, "sequential") == 0)
+			f->policy = 0;
+		else if (strcmp(s, "random") == 0)
+			f->policy = 1;
+		else if (strcmp(s, "fastest") == 0)
+			f->policy = 2;
+		else
+			bad(c, member(o, "policy"), "forward.policy",
+			    "\"%s\" is not sequential, random or fastest", s);
+	}
+}
+
 static void parse_node(struct ctx *c, const cJSON *root, struct config *cfg)
 {
 	static const char *const keys[] = { "name", "zone", NULL };
@@ -897,7 +984,8 @@ static void parse_root(struct ctx *c, const cJSON *root, struct config *cfg)
 		"tcp_max_connections", "tcp_idle_timeout_ms", "log_level",
 		"services", "probe_max_in_flight", "probe_idle_s", "probe_mode",
 		"node", "zone_preference", "zone_min_share_pct", "max_answers",
-		"kubernetes", "http", "user", "log_format", "shutdown_grace_ms", NULL
+		"kubernetes", "http", "user", "log_format", "shutdown_grace_ms",
+		"forward", "cache", NULL
 	};
 	uint32_t v;
 	const char *s;
@@ -930,6 +1018,7 @@ static void parse_root(struct ctx *c, const cJSON *root, struct config *cfg)
 	parse_probe_mode(c, root, "", &cfg->probe_mode);
 	parse_node(c, root, cfg);
 	parse_k8s(c, root, cfg);
+	parse_forward(c, root, cfg);
 	s = get_string(c, root, "", "http", false);
 	if (s && (!*s || strcmp(s, "off") == 0)) {
 		cfg->http_enabled = false;
@@ -984,6 +1073,15 @@ static struct config *config_defaults(const char *path)
 	cfg->zone_min_share_pct = CONFIG_DEFAULT_ZONE_MIN_SHARE;
 	cfg->k8s.watch_timeout_s = 300;
 	cfg->http_enabled = true;
+	cfg->fwd.timeout_ms = 1000;
+	cfg->fwd.max_in_flight = 1024;
+	cfg->fwd.cache_enabled = true;
+	cfg->fwd.cache_max_entries = 10000;
+	cfg->fwd.cache_min_ttl = 0;
+	cfg->fwd.cache_max_ttl = 3600;
+	cfg->fwd.cache_negative_max_ttl = 1800;
+	cfg->fwd.serve_stale = true;
+	cfg->fwd.stale_s = 3600;
 	cfg->shutdown_grace_ms = CONFIG_DEFAULT_GRACE_MS;
 	if (config_parse_listen(CONFIG_DEFAULT_HTTP, &cfg->http) < 0) {
 		config_delete(cfg);
@@ -1109,6 +1207,8 @@ void config_delete(struct config *cfg)
 	free(cfg->node_name);
 	free(cfg->node_zone);
 	free(cfg->user);
+	free(cfg->fwd.upstreams);
+	free(cfg->fwd.resolv_conf);
 	free(cfg->k8s.server);
 	free(cfg->k8s.token_file);
 	free(cfg->k8s.ca_file);

@@ -10,7 +10,10 @@
 #include <event2/event.h>
 #include <grp.h>
 #include <pwd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -18,6 +21,7 @@
 #include "meshdns/clock.h"
 #include "meshdns/daemon.h"
 #include "meshdns/dns_server.h"
+#include "meshdns/forward.h"
 #include "meshdns/k8s_source.h"
 #include "meshdns/log.h"
 #include "meshdns/ops_http.h"
@@ -83,6 +87,85 @@ static const char *node_name(const struct config *cfg, char *buf, size_t len)
 		return buf;
 	}
 	return NULL;
+}
+
+static bool is_own_address(const struct config *cfg, const struct sockaddr_storage *a)
+{
+	for (size_t l = 0; l < cfg->n_listen; l++) {
+		const struct sockaddr_storage *me = &cfg->listen[l].addr;
+		if (me->ss_family != a->ss_family)
+			continue;
+		if (a->ss_family == AF_INET) {
+			const struct sockaddr_in *x = (const void *)me, *y = (const void *)a;
+			if (x->sin_port == y->sin_port &&
+			    (x->sin_addr.s_addr == y->sin_addr.s_addr ||
+			     x->sin_addr.s_addr == htonl(INADDR_ANY)))
+				return true;
+		} else {
+			const struct sockaddr_in6 *x = (const void *)me, *y = (const void *)a;
+			if (x->sin6_port == y->sin6_port &&
+			    (!memcmp(&x->sin6_addr, &y->sin6_addr, 16) ||
+			     IN6_IS_ADDR_UNSPECIFIED(&x->sin6_addr)))
+				return true;
+		}
+	}
+	return false;
+}
+
+/* Upstreams from the config, or from a resolv.conf minus ourselves. */
+static int setup_forwarder(struct daemon *d, const struct config *cfg)
+{
+	const struct config_forward *c = &cfg->fwd;
+	struct fwd_upstream_addr ups[32];
+	size_t n = 0;
+
+	if (c->resolv_conf) {
+		FILE *f = fopen(c->resolv_conf, "r");
+		char text[8192];
+		size_t got = f ? fread(text, 1, sizeof(text) - 1, f) : 0;
+		struct fwd_upstream_addr all[32];
+		if (f)
+			fclose(f);
+		if (!f) {
+			log_err("forward: cannot read %s: %s", c->resolv_conf, strerror(errno));
+			return MESHDNS_EINVAL;
+		}
+		text[got] = '\0';
+		size_t m = fwd_parse_resolv_conf(text, all, 32);
+		for (size_t i = 0; i < m; i++) {
+			if (is_own_address(cfg, &all[i].addr)) {
+				log_warn("forward: %s in %s is this agent: skipped (no loops)",
+					 all[i].text, c->resolv_conf);
+				continue;
+			}
+			ups[n++] = all[i];
+		}
+	}
+	for (size_t i = 0; i < c->n_upstreams && n < 32; i++) {
+		ups[n].addr = c->upstreams[i].addr;
+		ups[n].len = c->upstreams[i].addr_len;
+		snprintf(ups[n].text, sizeof(ups[n].text), "%s", c->upstreams[i].text);
+		n++;
+	}
+	if (!n) {
+		log_err("forward: no usable upstream");
+		return MESHDNS_EINVAL;
+	}
+	struct fwd_params p = {
+		.upstreams = ups, .n_upstreams = n, .timeout_ms = c->timeout_ms,
+		.policy = (enum fwd_policy)c->policy, .max_in_flight = c->max_in_flight,
+		.edns_size = cfg->edns_buffer_size, .cache_enabled = c->cache_enabled,
+		.cache = {
+			.max_entries = c->cache_max_entries, .min_ttl_s = c->cache_min_ttl,
+			.max_ttl_s = c->cache_max_ttl, .neg_max_ttl_s = c->cache_negative_max_ttl,
+			.stale_s = c->serve_stale ? c->stale_s : 0,
+		},
+	};
+	if (dns_server_set_forwarder(d->dns, &p) < 0)
+		return MESHDNS_ENOMEM;
+	log_info("forward: names outside %s go to %zu upstream(s), first %s%s", cfg->domain, n,
+		 ups[0].text, c->cache_enabled ? ", cached" : "");
+	return 0;
 }
 
 static void prober_params_from(const struct config *cfg, struct prober_params *p)
@@ -306,6 +389,8 @@ struct daemon *daemon_create(struct config *cfg)
 	if (!d->dns)
 		goto fail;
 	dns_server_set_facts(d->dns, facts_cb, d);
+	if (cfg->fwd.enabled && setup_forwarder(d, cfg) < 0)
+		goto fail;
 	if (cfg->http_enabled) {
 		struct ops_sources os = {
 			.reg = d->reg, .dns = d->dns, .prober = d->prober, .k8s = d->k8s,

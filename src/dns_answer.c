@@ -431,6 +431,129 @@ static size_t chaos_reply(const struct snapshot *snap, const struct dns_query *q
 	return r.w.overflow ? 0 : r.w.len;
 }
 
+/* The address a reverse name stands for: in-addr.arpa or ip6.arpa. */
+static int reverse_addr(const struct dns_query *q, uint8_t *addr)
+{
+	static const uint8_t v4[] = "\007in-addr\004arpa";
+	static const uint8_t v6[] = "\003ip6\004arpa";
+	const uint8_t *n = q->lname;
+
+	if (q->nlabels == 6 && memcmp(n + q->label_off[4], v4, sizeof(v4)) == 0) {
+		for (int i = 0; i < 4; i++) {
+			const uint8_t *l = n + q->label_off[i];
+			unsigned v = 0;
+			if (l[0] < 1 || l[0] > 3)
+				return 0;
+			for (int k = 1; k <= l[0]; k++) {
+				if (l[k] < '0' || l[k] > '9')
+					return 0;
+				v = v * 10 + (unsigned)(l[k] - '0');
+			}
+			if (v > 255)
+				return 0;
+			addr[3 - i] = (uint8_t)v;
+		}
+		return AF_INET;
+	}
+	if (q->nlabels == 34 && memcmp(n + q->label_off[32], v6, sizeof(v6)) == 0) {
+		memset(addr, 0, 16);
+		for (int i = 0; i < 32; i++) {
+			const uint8_t *l = n + q->label_off[i];
+			int d;
+			if (l[0] != 1)
+				return 0;
+			if (l[1] >= '0' && l[1] <= '9')
+				d = l[1] - '0';
+			else if (l[1] >= 'a' && l[1] <= 'f')
+				d = l[1] - 'a' + 10;
+			else
+				return 0;
+			addr[15 - i / 2] |= (uint8_t)(i % 2 ? d << 4 : d);
+		}
+		return AF_INET6;
+	}
+	return 0;
+}
+
+/* PTR for an endpoint address: HOST.SVC.NS.svc.DOMAIN. */
+static size_t ptr_reply(const struct snapshot *snap, const struct dns_query *q,
+			const struct snap_service *svc, uint32_t ep, bool tcp, uint8_t *out,
+			size_t cap, struct dns_answer_info *info)
+{
+	const struct snap_target *t = &svc->targets[svc->eps[ep].target];
+	size_t limit = tcp ? DNS_MAX_MSG : q->edns ? (q->udp_size < snap->edns_buffer_size
+						      ? q->udp_size : snap->edns_buffer_size)
+					 : DNS_MIN_UDP;
+	struct reply r;
+	size_t rdlen_at;
+
+	if (limit > cap)
+		limit = cap;
+	memset(&r, 0, sizeof(r));
+	r.q = q;
+	wbuf_init(&r.w, out, limit - (q->edns ? OPT_RR_LEN : 0));
+	put_header(&r.w, q, DNS_FLAG_AA, 0, true);
+	rr_head(&r, DNS_HDR_LEN, DNS_TYPE_PTR, snap->ttl_s);
+	rdlen_at = r.w.len;
+	wbuf_u16(&r.w, 0);
+	wbuf_bytes(&r.w, t->label, 1u + t->label[0]);
+	wbuf_bytes(&r.w, svc->key, svc->key_len);	/* SVC NS */
+	wbuf_bytes(&r.w, "\003svc", 4);
+	wbuf_bytes(&r.w, snap->domain, snap->domain_len);
+	wbuf_put16(&r.w, rdlen_at, (uint16_t)(r.w.len - rdlen_at - 2));
+	r.w.cap = limit;
+	if (q->edns)
+		put_opt(&r.w, q, snap->edns_buffer_size, 0, 0, NULL);
+	wbuf_put16(&r.w, 6, 1);
+	wbuf_put16(&r.w, 10, q->edns ? 1 : 0);
+	info->answered = true;
+	return r.w.overflow ? 0 : r.w.len;
+}
+
+/*
+ * A search-path expansion of a mesh name: X.svc.DOMAIN followed by more
+ * labels (a pod with ndots:5 tries web.default.svc.mesh.local.<search>
+ * first). No such name exists upstream unless a zone there repeats our
+ * domain under its own svc label, so NXDOMAIN here saves a round trip.
+ */
+static bool search_expansion(const struct snapshot *snap, const struct dns_query *q)
+{
+	for (unsigned i = 1; i + snap->domain_labels < q->nlabels; i++) {
+		const uint8_t *at = q->lname + q->label_off[i];
+		const uint8_t *prev = q->lname + q->label_off[i - 1];
+		if (prev[0] == 3 && memcmp(prev + 1, "svc", 3) == 0 &&
+		    memcmp(at, snap->domain, snap->domain_len - 1) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Names not under the mesh domain: our PTRs, search expansions, forward. */
+static size_t outside(const struct snapshot *snap, const struct dns_query *q, bool tcp,
+		      uint8_t *out, size_t cap, struct dns_answer_scratch *sc,
+		      struct dns_answer_info *info)
+{
+	uint8_t addr[16];
+	int family;
+
+	if (q->qtype == DNS_TYPE_PTR && (family = reverse_addr(q, addr))) {
+		uint32_t ep;
+		const struct snap_service *svc = snapshot_find_address(snap, family, addr, &ep);
+		if (svc)
+			return ptr_reply(snap, q, svc, ep, tcp, out, cap, info);
+	}
+	if (!sc->forwarding)
+		return 0;
+	if (search_expansion(snap, q)) {
+		size_t n = error_reply(snap, q, DNS_RCODE_NXDOMAIN, out, cap, info);
+		if (n >= 4)
+			out[3] |= DNS_FLAG_RA & 0xff;
+		return n;
+	}
+	info->forward = true;
+	return 0;
+}
+
 size_t dns_answer(const struct snapshot *snap, const uint8_t *pkt, size_t len,
 		  bool tcp, uint8_t *out, size_t out_cap,
 		  struct dns_answer_scratch *scratch, struct dns_answer_info *info)
@@ -467,8 +590,14 @@ size_t dns_answer(const struct snapshot *snap, const uint8_t *pkt, size_t len,
 	r.q = &q;
 	r.scratch = scratch;
 	snapshot_lookup(snap, &q, &r.m);
-	if (r.m.kind == SNAP_KIND_OUTSIDE)
+	if (r.m.kind == SNAP_KIND_OUTSIDE) {
+		size_t n = outside(snap, &q, tcp, out, out_cap, scratch, info);
+		if (info->forward)
+			scratch->q = q;
+		if (n || info->forward)
+			return n;
 		return error_reply(snap, &q, DNS_RCODE_REFUSED, out, out_cap, info);
+	}
 
 	if (tcp) {
 		r.limit = DNS_MAX_MSG;
@@ -533,7 +662,8 @@ size_t dns_answer(const struct snapshot *snap, const uint8_t *pkt, size_t len,
 			unsynced ? not_synced : info->truncated ? NULL : why);
 		r.arcount++;
 	}
-	wbuf_put16(&r.w, 2, (uint16_t)(rd16(out + 2) | rcode));
+	wbuf_put16(&r.w, 2, (uint16_t)(rd16(out + 2) | rcode |
+				       (scratch->forwarding ? DNS_FLAG_RA : 0)));
 	wbuf_put16(&r.w, 6, r.ancount);
 	wbuf_put16(&r.w, 8, r.nscount);
 	wbuf_put16(&r.w, 10, r.arcount);

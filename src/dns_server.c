@@ -31,6 +31,7 @@
 #include "meshdns/clock.h"
 #include "meshdns/dns_answer.h"
 #include "meshdns/dns_server.h"
+#include "meshdns/forward.h"
 #include "meshdns/log.h"
 
 #define UDP_BATCH		64	/* datagrams per wakeup before yielding */
@@ -48,6 +49,7 @@ struct udp_sock {
 struct tcp_conn {
 	struct dns_server *srv;
 	struct bufferevent *bev;
+	uint64_t id;			/* for answers that come later (forwarding) */
 	bool closing;			/* shutting down: close when written */
 	struct tcp_conn *prev, *next;
 };
@@ -61,7 +63,10 @@ struct dns_server {
 	size_t n_tcp;
 	struct tcp_conn *conns;
 	uint32_t n_conns;
+	uint64_t next_conn_id;
+	struct forwarder *fwd;
 	uint32_t max_conns;
+	uint16_t edns_size;
 	struct timeval idle;
 	struct dns_stats stats;
 	struct dns_answer_scratch scratch;
@@ -176,6 +181,23 @@ static void udp_read_cb(evutil_socket_t fd, short what, void *arg)
 					    sizeof(srv->out), &srv->scratch, &info);
 		count_reply(srv, &info);
 		log_bad(&info, "udp", (struct sockaddr *)&from);
+		if (info.forward && srv->fwd) {
+			struct fwd_reply_to to = { .tcp = false, .fd = fd, .addr = from,
+						   .addr_len = msg.msg_namelen };
+			const struct dns_query *q = &srv->scratch.q;
+			size_t limit = q->edns ? (q->udp_size < srv->edns_size ? q->udp_size
+										: srv->edns_size)
+					       : DNS_MIN_UDP;
+			for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+				if ((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) ||
+				    (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO)) {
+					to.ctl_len = c->cmsg_len < sizeof(to.ctl) ? c->cmsg_len : 0;
+					memcpy(to.ctl, c, to.ctl_len);
+				}
+			}
+			forwarder_query(srv->fwd, q, &to, limit, srv->scratch.now_ms);
+			continue;
+		}
 		if (!out_len)
 			continue;
 
@@ -300,6 +322,12 @@ static void tcp_read_cb(struct bufferevent *bev, void *arg)
 		count_reply(srv, &info);
 		if (getpeername(bufferevent_getfd(bev), (struct sockaddr *)&peer, &pl) == 0)
 			log_bad(&info, "tcp", (struct sockaddr *)&peer);
+		if (info.forward && srv->fwd) {
+			struct fwd_reply_to to = { .tcp = true, .conn_id = c->id };
+			forwarder_query(srv->fwd, &srv->scratch.q, &to, DNS_MAX_MSG,
+					srv->scratch.now_ms);
+			continue;
+		}
 		if (!out_len)
 			continue;
 		uint8_t hdr[2] = { (uint8_t)(out_len >> 8), (uint8_t)out_len };
@@ -364,6 +392,7 @@ static void tcp_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 		free(c);
 		return;
 	}
+	c->id = ++srv->next_conn_id;
 	c->next = srv->conns;
 	if (srv->conns)
 		srv->conns->prev = c;
@@ -401,6 +430,7 @@ struct dns_server *dns_server_create(struct event_base *base,
 		return NULL;
 	srv->base = base;
 	srv->reg = reg;
+	srv->edns_size = cfg->edns_buffer_size;
 	set_idle(srv, cfg);
 	/* seeded once; the selector draws from it without syscalls */
 	uint64_t seed;
@@ -454,6 +484,7 @@ void dns_server_delete(struct dns_server *srv)
 {
 	if (!srv)
 		return;
+	forwarder_delete(srv->fwd);
 	while (srv->conns)
 		conn_free(srv->conns);
 	for (size_t i = 0; i < srv->n_udp; i++) {
@@ -592,6 +623,55 @@ size_t dns_server_busy_connections(const struct dns_server *srv)
 	for (struct tcp_conn *c = srv->conns; c; c = c->next)
 		n += evbuffer_get_length(bufferevent_get_output(c->bev)) > 0;
 	return n;
+}
+
+/* A forwarded answer: to a UDP client, or to a TCP connection still open. */
+static void fwd_send(void *arg, const struct fwd_reply_to *to, const uint8_t *m, size_t len)
+{
+	struct dns_server *srv = arg;
+
+	if (to->tcp) {
+		for (struct tcp_conn *c = srv->conns; c; c = c->next) {
+			if (c->id != to->conn_id)
+				continue;
+			uint8_t hdr[2] = { (uint8_t)(len >> 8), (uint8_t)len };
+			struct evbuffer *out = bufferevent_get_output(c->bev);
+			evbuffer_add(out, hdr, 2);
+			evbuffer_add(out, m, len);
+			return;
+		}
+		return;	/* the client went away */
+	}
+	union {
+		struct cmsghdr align;
+		uint8_t buf[64];
+	} ctl;
+	struct msghdr msg = {
+		.msg_name = (void *)&to->addr, .msg_namelen = to->addr_len,
+		.msg_iov = &(struct iovec){ (void *)m, len }, .msg_iovlen = 1,
+	};
+	if (to->ctl_len) {
+		memcpy(ctl.buf, to->ctl, to->ctl_len);
+		struct cmsghdr *c = &ctl.align;
+		if (c->cmsg_level == IPPROTO_IP)
+			((struct in_pktinfo *)CMSG_DATA(c))->ipi_ifindex = 0;
+		msg.msg_control = ctl.buf;
+		msg.msg_controllen = CMSG_SPACE(c->cmsg_len - CMSG_LEN(0));
+	}
+	if (sendmsg(to->fd, &msg, 0) < 0)
+		srv->stats.send_errors++;
+}
+
+int dns_server_set_forwarder(struct dns_server *srv, const struct fwd_params *p)
+{
+	srv->fwd = forwarder_create(srv->base, p, fwd_send, srv);
+	srv->scratch.forwarding = srv->fwd != NULL;
+	return srv->fwd ? 0 : MESHDNS_ENOMEM;
+}
+
+const struct forwarder *dns_server_forwarder(const struct dns_server *srv)
+{
+	return srv->fwd;
 }
 
 void dns_server_set_facts(struct dns_server *srv,

@@ -20,6 +20,7 @@
 
 #include "meshdns/dns_msg.h"
 #include "meshdns/dns_server.h"
+#include "meshdns/forward.h"
 #include "meshdns/k8s_source.h"
 #include "meshdns/log.h"
 #include "meshdns/ops_http.h"
@@ -192,6 +193,52 @@ static void metrics(struct ops_http *o, struct evbuffer *b)
 				    "meshdns_dns_request_duration_seconds_count %llu\n",
 				    (unsigned long long)count, d->lat_sum_ns / 1e9,
 				    (unsigned long long)count);
+	}
+	const struct forwarder *fw = o->src.dns ? dns_server_forwarder(o->src.dns) : NULL;
+	if (fw) {
+		const struct fwd_stats *f = forwarder_stats(fw);
+		const struct cache_stats *c = forwarder_cache_stats(fw);
+		family(b, "meshdns_forward_requests_total", "counter",
+		       "Queries for names outside the mesh (cache hits included).");
+		evbuffer_add_printf(b, "meshdns_forward_requests_total %llu\n",
+				    (unsigned long long)f->queries);
+		family(b, "meshdns_forward_upstream_queries_total", "counter",
+		       "Queries sent to upstream servers.");
+		evbuffer_add_printf(b, "meshdns_forward_upstream_queries_total %llu\n",
+				    (unsigned long long)f->upstream_queries);
+		family(b, "meshdns_forward_coalesced_total", "counter",
+		       "Queries answered by an identical query already in flight.");
+		evbuffer_add_printf(b, "meshdns_forward_coalesced_total %llu\n",
+				    (unsigned long long)f->coalesced);
+		family(b, "meshdns_forward_timeouts_total", "counter", "Upstream tries that timed out.");
+		evbuffer_add_printf(b, "meshdns_forward_timeouts_total %llu\n",
+				    (unsigned long long)f->timeouts);
+		family(b, "meshdns_forward_servfail_total", "counter",
+		       "SERVFAIL sent because no upstream answered.");
+		evbuffer_add_printf(b, "meshdns_forward_servfail_total %llu\n",
+				    (unsigned long long)f->servfail);
+		family(b, "meshdns_forward_dropped_replies_total", "counter",
+		       "Upstream packets that matched no query (late, or spoofed).");
+		evbuffer_add_printf(b, "meshdns_forward_dropped_replies_total %llu\n",
+				    (unsigned long long)f->dropped_replies);
+		if (c) {
+			family(b, "meshdns_cache_hits_total", "counter", "Answers from the cache.");
+			evbuffer_add_printf(b, "meshdns_cache_hits_total %llu\n",
+					    (unsigned long long)c->hits);
+			family(b, "meshdns_cache_misses_total", "counter", "Cache lookups that missed.");
+			evbuffer_add_printf(b, "meshdns_cache_misses_total %llu\n",
+					    (unsigned long long)c->misses);
+			family(b, "meshdns_cache_served_stale_total", "counter",
+			       "Expired answers served because no upstream answered (RFC 8767).");
+			evbuffer_add_printf(b, "meshdns_cache_served_stale_total %llu\n",
+					    (unsigned long long)c->stale_hits);
+			family(b, "meshdns_cache_evictions_total", "counter",
+			       "Entries evicted to stay within max_entries.");
+			evbuffer_add_printf(b, "meshdns_cache_evictions_total %llu\n",
+					    (unsigned long long)c->evictions);
+			family(b, "meshdns_cache_entries", "gauge", "Entries in the cache.");
+			evbuffer_add_printf(b, "meshdns_cache_entries %u\n", c->entries);
+		}
 	}
 	if (o->src.prober) {
 		const struct prober_stats *p = prober_stats(o->src.prober);

@@ -403,10 +403,51 @@ struct snapshot *snapshot_create(const struct snapshot_params *p,
 			s->n_entries++;
 		}
 	}
+	/* reverse table: every endpoint address (first one wins) */
+	uint32_t n_eps = 0;
+	for (uint32_t i = 0; i < s->n_services; i++)
+		n_eps += s->services[i]->n_eps;
+	s->rev_mask = pow2_at_least(n_eps * 2 + 2) - 1;
+	s->rev = calloc(s->rev_mask + 1, sizeof(*s->rev));
+	if (!s->rev)
+		goto fail;
+	for (uint32_t i = 0; i < s->n_services; i++) {
+		const struct snap_service *svc = s->services[i];
+		for (uint32_t j = 0; j < svc->n_eps; j++) {
+			const struct snap_ep *e = &svc->eps[j];
+			uint32_t ep;
+			if (snapshot_find_address(s, e->family, e->addr, &ep))
+				continue;
+			uint32_t k = hash_bytes(e->addr, e->family == AF_INET ? 4 : 16) & s->rev_mask;
+			while (s->rev[k].svc)
+				k = (k + 1) & s->rev_mask;
+			s->rev[k].svc = svc;
+			s->rev[k].ep = j;
+		}
+	}
 	return s;
 fail:
 	snapshot_delete(s);
 	return NULL;
+}
+
+const struct snap_service *snapshot_find_address(const struct snapshot *s, int family,
+						 const uint8_t *addr, uint32_t *ep)
+{
+	size_t n = family == AF_INET ? 4 : 16;
+
+	if (!s->rev)
+		return NULL;
+	for (uint32_t k = hash_bytes(addr, n) & s->rev_mask;; k = (k + 1) & s->rev_mask) {
+		const struct snap_rev *r = &s->rev[k];
+		if (!r->svc)
+			return NULL;
+		const struct snap_ep *e = &r->svc->eps[r->ep];
+		if (e->family == family && memcmp(e->addr, addr, n) == 0) {
+			*ep = r->ep;
+			return r->svc;
+		}
+	}
 }
 
 void snapshot_delete(struct snapshot *s)
@@ -417,6 +458,7 @@ void snapshot_delete(struct snapshot *s)
 		snap_service_unref(s->services[i]);
 	free(s->services);
 	free(s->table);
+	free(s->rev);
 	free(s);
 }
 

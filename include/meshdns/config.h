@@ -52,6 +52,24 @@ struct config_k8s {
 	uint32_t page_size;		/* LIST limit, default 500 */
 };
 
+/** The "forward" and "cache" sections. */
+struct config_forward {
+	bool enabled;
+	struct config_listen *upstreams;	/* "ADDR:PORT" entries */
+	size_t n_upstreams;
+	char *resolv_conf;			/* read at start instead */
+	uint32_t timeout_ms;
+	int policy;				/* enum fwd_policy */
+	uint32_t max_in_flight;
+	bool cache_enabled;
+	uint32_t cache_max_entries;
+	uint32_t cache_min_ttl;
+	uint32_t cache_max_ttl;
+	uint32_t cache_negative_max_ttl;
+	bool serve_stale;
+	uint32_t stale_s;
+};
+
 struct config {
 	char *path;
 	struct config_listen *listen;
@@ -80,6 +98,7 @@ struct config {
 	char *user;			/* drop privileges to it after binding */
 	bool log_json;			/* log_format "json" */
 	uint32_t shutdown_grace_ms;	/* SIGTERM: keep serving this long */
+	struct config_forward fwd;
 };
 
 /** Accumulated error lines ("FILE:LINE: KEY: message\n"). */

@@ -34,6 +34,8 @@ struct dns_answer_scratch {
 	uint64_t now_ms;
 	dns_facts_cb facts;		/* NULL: _status answers NODATA */
 	void *facts_arg;
+	bool forwarding;		/* names outside the mesh go upstream */
+	struct dns_query q;		/* info->forward: the parsed query */
 	struct sel_rng rng;
 	struct sel_scratch sel;
 	uint32_t pick[SELECT_MAX];
@@ -49,6 +51,7 @@ struct dns_answer_info {
 	uint8_t rcode;		/* full (extended) rcode */
 	bool truncated;		/* TC set */
 	bool answered;		/* false: dropped */
+	bool forward;		/* not ours: hand the query to the forwarder */
 	uint16_t qtype;
 };
 
@@ -60,7 +63,8 @@ struct dns_answer_info {
  * @param out      reply buffer, at least DNS_MAX_MSG bytes for TCP, at
  *                 least snap->edns_buffer_size (and 512) for UDP
  * @param scratch  caller's per-thread scratch
- * @return reply length, 0 when the packet must be dropped
+ * @return reply length; 0 when the packet must be dropped, or, with
+ *         info->forward set, when the forwarder must answer it
  */
 size_t dns_answer(const struct snapshot *snap, const uint8_t *pkt, size_t len,
 		  bool tcp, uint8_t *out, size_t out_cap,

@@ -94,6 +94,19 @@ void dns_server_stop_listening(struct dns_server *srv);
 /** TCP connections with answers still being written. */
 size_t dns_server_busy_connections(const struct dns_server *srv);
 
+struct fwd_params;
+struct forwarder;
+
+/**
+ * Forward names outside the mesh (and not our PTRs) through a new
+ * forwarder with these parameters. @return 0 or MESHDNS_ENOMEM
+ */
+int dns_server_set_forwarder(struct dns_server *srv, const struct fwd_params *p)
+	MESHDNS_WUR;
+
+/** The forwarder, or NULL. */
+const struct forwarder *dns_server_forwarder(const struct dns_server *srv);
+
 /** Set the TXT _status fact writer (see dns_facts_cb). */
 void dns_server_set_facts(struct dns_server *srv,
 			  size_t (*cb)(void *arg, const struct snap_service *svc,

@@ -155,7 +155,22 @@ struct snapshot {
 	uint32_t n_services;
 	bool unsynced;			/* a source has not listed yet */
 	char node_name[DNS_MAX_NAME + 1];	/* id.server */
+	struct snap_rev *rev;		/* address -> endpoint, for PTR */
+	uint32_t rev_mask;
 };
+
+/** One slot of the reverse table. */
+struct snap_rev {
+	const struct snap_service *svc;	/* NULL: empty slot */
+	uint32_t ep;
+};
+
+/**
+ * The endpoint with address @p addr of @p family, for PTR answers.
+ * @return the service (and *ep), or NULL
+ */
+const struct snap_service *snapshot_find_address(const struct snapshot *s, int family,
+						 const uint8_t *addr, uint32_t *ep);
 
 /** Parameters fixed for a snapshot's lifetime, set from the config. */
 struct snapshot_params {

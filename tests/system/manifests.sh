@@ -547,8 +547,7 @@ os.rename(sys.argv[1] + '.tmp', sys.argv[1])
 server.serve_forever()
 PY
 python3 "$STUB" "$TMP/stub.port" 2>"$TMP/stub.log" &
-STUB_PID=$!
-on_exit 'kill "$STUB_PID" 2>/dev/null; wait "$STUB_PID" 2>/dev/null'
+on_exit "kill $! 2>/dev/null; wait $! 2>/dev/null"
 for _ in $(seq 50); do
 	[ -s "$TMP/stub.port" ] && break
 	sleep 0.1

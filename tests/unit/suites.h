@@ -14,5 +14,6 @@ Suite *answer_suite(void);
 Suite *probe_suite(void);
 Suite *select_suite(void);
 Suite *k8s_suite(void);
+Suite *cache_suite(void);
 
 #endif

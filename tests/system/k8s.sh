@@ -329,7 +329,7 @@ WEB_ADDRS="10.1.0.1,10.1.0.2,10.1.0.5"
 
 # ================================================================ not synced yet
 note "--- before the first LIST completes: SERVFAIL + EDE 14, the apex still answers"
-fk POST /inject '{"action": "stall", "path_prefix": "/api/v1/services", "watch": false, "seconds": 2}' >/dev/null
+fk POST /inject "{\"action\": \"stall\", \"path_prefix\": \"/api/v1/services\", \"watch\": false, \"seconds\": $((2 * MESHDNS_TEST_SLOW))}" >/dev/null
 start_server <<EOF
 { "listen": [@LISTEN@], "negative_ttl": $NEG, "http": "127.0.0.1:$HPORT",
   "kubernetes": { $K8S, "watch_timeout_s": 300, "page_size": 500, "namespaces": [] } }

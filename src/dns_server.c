@@ -34,7 +34,23 @@
 #include "meshdns/forward.h"
 #include "meshdns/log.h"
 
-#define UDP_BATCH		64	/* datagrams per wakeup before yielding */
+#define UDP_BATCH		32	/* datagrams per recvmmsg/sendmmsg */
+#define UDP_ROUNDS		4	/* batches per wakeup before yielding */
+#define UDP_IN_MAX		4096	/* larger datagrams are no queries */
+#define UDP_OUT_MAX		4096	/* edns_buffer_size is at most this */
+#define CTL_LEN			CMSG_SPACE(sizeof(struct in6_pktinfo))
+
+struct udp_batch {
+	struct mmsghdr msg_in[UDP_BATCH];
+	struct mmsghdr msg_out[UDP_BATCH];
+	struct iovec iov_in[UDP_BATCH];
+	struct iovec iov_out[UDP_BATCH];
+	struct sockaddr_storage from[UDP_BATCH];
+	uint8_t ctl_in[UDP_BATCH][CTL_LEN] __attribute__((aligned(8)));
+	uint8_t ctl_out[UDP_BATCH][CTL_LEN] __attribute__((aligned(8)));
+	uint8_t in[UDP_BATCH][UDP_IN_MAX];
+	uint8_t out[UDP_BATCH][UDP_OUT_MAX];
+};
 #define TCP_BACKLOG		128
 #define TCP_OUT_HIGH		(256u << 10)	/* stop reading above this */
 #define SOCKET_RCVBUF		(1u << 20)
@@ -70,6 +86,7 @@ struct dns_server {
 	struct timeval idle;
 	struct dns_stats stats;
 	struct dns_answer_scratch scratch;
+	struct udp_batch batch;
 	uint8_t in[DNS_MAX_MSG];
 	uint8_t out[DNS_MAX_MSG];
 };
@@ -150,82 +167,118 @@ static void log_bad(const struct dns_answer_info *info, const char *proto,
 
 /* ------------------------------------------------------------ UDP */
 
+/* Copy a received IP_PKTINFO / IPV6_PKTINFO into a cmsg for the reply. */
+static size_t reply_ctl(struct msghdr *msg, uint8_t *ctl_out)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
+		if ((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) ||
+		    (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO)) {
+			size_t l = c->cmsg_len - CMSG_LEN(0);
+			struct cmsghdr *o = (struct cmsghdr *)ctl_out;
+			memset(ctl_out, 0, CTL_LEN);
+			o->cmsg_level = c->cmsg_level;
+			o->cmsg_type = c->cmsg_type;
+			o->cmsg_len = CMSG_LEN(l);
+			memcpy(CMSG_DATA(o), CMSG_DATA(c), l);
+			if (c->cmsg_level == IPPROTO_IP)
+				((struct in_pktinfo *)CMSG_DATA(o))->ipi_ifindex = 0;
+			return CMSG_SPACE(l);
+		}
+	}
+	return 0;
+}
+
+static void forward_udp(struct dns_server *srv, int fd, struct mmsghdr *m)
+{
+	struct fwd_reply_to to = { .tcp = false, .fd = fd,
+				   .addr_len = m->msg_hdr.msg_namelen };
+	const struct dns_query *q = &srv->scratch.q;
+	size_t limit = q->edns ? (q->udp_size < srv->edns_size ? q->udp_size : srv->edns_size)
+			       : DNS_MIN_UDP;
+
+	memcpy(&to.addr, m->msg_hdr.msg_name, m->msg_hdr.msg_namelen);
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&m->msg_hdr); c; c = CMSG_NXTHDR(&m->msg_hdr, c)) {
+		if ((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) ||
+		    (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO)) {
+			to.ctl_len = c->cmsg_len < sizeof(to.ctl) ? c->cmsg_len : 0;
+			memcpy(to.ctl, c, to.ctl_len);
+		}
+	}
+	forwarder_query(srv->fwd, q, &to, limit, srv->scratch.now_ms);
+}
+
+/*
+ * UDP: up to UDP_BATCH datagrams per recvmmsg(), their answers out in one
+ * sendmmsg() (two syscalls per batch instead of two per query), a few
+ * batches per wakeup so that TCP and timers get their turn.
+ */
 static void udp_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct udp_sock *us = arg;
 	struct dns_server *srv = us->srv;
+	struct udp_batch *b = &srv->batch;
 
-	for (int n = 0; n < UDP_BATCH; n++) {
-		struct sockaddr_storage from;
-		union {
-			struct cmsghdr align;
-			uint8_t buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
-		} ctl_in, ctl_out;
-		struct iovec iov = { srv->in, sizeof(srv->in) };
-		struct msghdr msg = {
-			.msg_name = &from, .msg_namelen = sizeof(from),
-			.msg_iov = &iov, .msg_iovlen = 1,
-			.msg_control = ctl_in.buf, .msg_controllen = sizeof(ctl_in.buf),
-		};
-		struct dns_answer_info info;
-		ssize_t got = recvmsg(fd, &msg, 0);
-
-		if (got < 0)
-			return;	/* EAGAIN, or an ICMP error queued on the socket */
-		if (n == 0)
-			srv->scratch.now_ms = clock_now_ms();
-		uint64_t t0 = now_ns();
-		srv->stats.queries_udp++;
-		size_t out_len = dns_answer(registry_snapshot(srv->reg), srv->in,
-					    (size_t)got, false, srv->out,
-					    sizeof(srv->out), &srv->scratch, &info);
-		count_reply(srv, &info);
-		log_bad(&info, "udp", (struct sockaddr *)&from);
-		if (info.forward && srv->fwd) {
-			struct fwd_reply_to to = { .tcp = false, .fd = fd, .addr = from,
-						   .addr_len = msg.msg_namelen };
-			const struct dns_query *q = &srv->scratch.q;
-			size_t limit = q->edns ? (q->udp_size < srv->edns_size ? q->udp_size
-										: srv->edns_size)
-					       : DNS_MIN_UDP;
-			for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-				if ((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) ||
-				    (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO)) {
-					to.ctl_len = c->cmsg_len < sizeof(to.ctl) ? c->cmsg_len : 0;
-					memcpy(to.ctl, c, to.ctl_len);
-				}
-			}
-			forwarder_query(srv->fwd, q, &to, limit, srv->scratch.now_ms);
-			continue;
+	for (int round = 0; round < UDP_ROUNDS; round++) {
+		for (int i = 0; i < UDP_BATCH; i++) {
+			b->iov_in[i] = (struct iovec){ b->in[i], sizeof(b->in[i]) };
+			b->msg_in[i].msg_hdr = (struct msghdr){
+				.msg_name = &b->from[i], .msg_namelen = sizeof(b->from[i]),
+				.msg_iov = &b->iov_in[i], .msg_iovlen = 1,
+				.msg_control = b->ctl_in[i], .msg_controllen = CTL_LEN,
+			};
 		}
-		if (!out_len)
-			continue;
-
-		/* Answer from the address the query was sent to. */
-		struct msghdr reply = {
-			.msg_name = &from, .msg_namelen = msg.msg_namelen,
-			.msg_iov = &(struct iovec){ srv->out, out_len }, .msg_iovlen = 1,
-		};
-		for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-			if ((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) ||
-			    (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO)) {
-				size_t l = c->cmsg_len - CMSG_LEN(0);
-				struct cmsghdr *o = (struct cmsghdr *)ctl_out.buf;
-				memset(ctl_out.buf, 0, sizeof(ctl_out.buf));
-				o->cmsg_level = c->cmsg_level;
-				o->cmsg_type = c->cmsg_type;
-				o->cmsg_len = CMSG_LEN(l);
-				memcpy(CMSG_DATA(o), CMSG_DATA(c), l);
-				if (c->cmsg_level == IPPROTO_IP)
-					((struct in_pktinfo *)CMSG_DATA(o))->ipi_ifindex = 0;
-				reply.msg_control = ctl_out.buf;
-				reply.msg_controllen = CMSG_SPACE(l);
+		int got = recvmmsg(fd, b->msg_in, UDP_BATCH, MSG_DONTWAIT, NULL);
+		if (got <= 0)
+			return;	/* EAGAIN, or an ICMP error queued on the socket */
+		srv->scratch.now_ms = clock_now_ms();
+		uint64_t t0 = now_ns();
+		int k = 0;
+		for (int i = 0; i < got; i++) {
+			struct mmsghdr *m = &b->msg_in[i];
+			struct dns_answer_info info;
+			srv->stats.queries_udp++;
+			if (m->msg_hdr.msg_flags & MSG_TRUNC) {
+				srv->stats.dropped++;	/* bigger than any query */
+				continue;
+			}
+			size_t out_len = dns_answer(registry_snapshot(srv->reg), b->in[i], m->msg_len,
+						    false, b->out[k], sizeof(b->out[k]),
+						    &srv->scratch, &info);
+			count_reply(srv, &info);
+			log_bad(&info, "udp", (struct sockaddr *)&b->from[i]);
+			if (info.forward && srv->fwd) {
+				forward_udp(srv, fd, m);
+				continue;
+			}
+			if (!out_len)
+				continue;
+			/* answer from the address the query was sent to */
+			b->iov_out[k] = (struct iovec){ b->out[k], out_len };
+			b->msg_out[k].msg_hdr = (struct msghdr){
+				.msg_name = &b->from[i], .msg_namelen = m->msg_hdr.msg_namelen,
+				.msg_iov = &b->iov_out[k], .msg_iovlen = 1,
+			};
+			size_t cl = reply_ctl(&m->msg_hdr, b->ctl_out[k]);
+			if (cl) {
+				b->msg_out[k].msg_hdr.msg_control = b->ctl_out[k];
+				b->msg_out[k].msg_hdr.msg_controllen = cl;
+			}
+			k++;
+		}
+		for (int sent = 0; sent < k;) {
+			int r = sendmmsg(fd, b->msg_out + sent, (unsigned)(k - sent), 0);
+			if (r <= 0) {
+				/* a full socket buffer: these answers are lost, as a
+				 * router would drop them; clients retry */
+				srv->stats.send_errors += (uint64_t)(k - sent);
 				break;
 			}
+			sent += r;
 		}
-		if (sendmsg(fd, &reply, 0) < 0)
-			srv->stats.send_errors++;
-		count_latency(srv, t0);
+		for (int i = 0; i < k; i++)
+			count_latency(srv, t0);
+		if (got < UDP_BATCH)
+			return;
 	}
 }
 
@@ -595,7 +648,7 @@ void dns_server_stop_listening(struct dns_server *srv)
 		for (int k = 0; k < 1000; k++) {
 			uint64_t before = srv->stats.queries_udp;
 			udp_read_cb(srv->udp[i].fd, EV_READ, &srv->udp[i]);
-			if (srv->stats.queries_udp - before < UDP_BATCH)
+			if (srv->stats.queries_udp - before < UDP_BATCH * UDP_ROUNDS)
 				break;
 		}
 		if (srv->udp[i].ev)

@@ -25,7 +25,8 @@
 # Then the properties daemonset/README.md relies on: the embedded config
 # passes `meshdns -t`; host network; a surge-only rolling update and no
 # (host) ports; probes on /healthz and /readyz at the config's http
-# address; NET_BIND_SERVICE for uid 65532 (the image's USER); NODE_NAME;
+# address; a termination grace period longer than the agent's own
+# shutdown_grace_ms; NET_BIND_SERVICE for uid 65532 (the image's USER); NODE_NAME;
 # the config mounted where the image's ENTRYPOINT reads it; the
 # ClusterRole's exact rules; one address everywhere (listen, probes, init
 # container, pod nameserver, Corefile); every file distributed.
@@ -296,6 +297,7 @@ def cmd_facts(args):
     f['conf.domain'] = conf.get('domain', 'mesh.local')
     f['conf.kubernetes'] = json.dumps(conf.get('kubernetes'))
     f['conf.node'] = json.dumps(conf.get('node'))
+    f['conf.grace_ms'] = conf.get('shutdown_grace_ms', 1000)
 
     # ServiceAccount, RBAC
     sa = one('ServiceAccount').get('metadata', {})
@@ -317,6 +319,7 @@ def cmd_facts(args):
         us.get('type'), ru.get('maxSurge'), ru.get('maxUnavailable'))
     f['ds.hostNetwork'] = str(ps.get('hostNetwork', False)).lower()
     f['ds.dnsPolicy'] = ps.get('dnsPolicy', 'ClusterFirst')
+    f['ds.termination_ms'] = 1000 * ps.get('terminationGracePeriodSeconds', 30)
     f['ds.priorityClassName'] = ps.get('priorityClassName', '')
     f['ds.serviceAccountName'] = '%s/%s' % (f['ds.namespace'], ps.get('serviceAccountName', ''))
     f['ds.tolerates_all'] = str(any(
@@ -646,6 +649,10 @@ expect_eq "$(fact ds.strategy)" "RollingUpdate maxSurge=1 maxUnavailable=0" \
 	"DaemonSet: rolling update with maxSurge 1, maxUnavailable 0"
 expect_eq "$(fact ds.ports)" "0" "DaemonSet: no container ports (hostPorts would stop the surge pod)"
 expect_eq "$(fact ds.tolerates_all)" "true" "DaemonSet: tolerates every taint"
+# SIGTERM: serve up to shutdown_grace_ms waiting for a successor, then up to
+# 2 s for open TCP connections; the kubelet must not SIGKILL before that
+expect_le "$(($(fact conf.grace_ms) + 2000))" "$(($(fact ds.termination_ms) - 1))" \
+	"config shutdown_grace_ms + 2 s drain < the pod's terminationGracePeriodSeconds"
 expect_eq "$(fact ds.serviceAccountName)" "$(fact sa)" "DaemonSet runs as the ServiceAccount"
 expect_eq "$(fact ds.n_containers)" "1 init, 1" "DaemonSet: one init container, one agent"
 expect_eq "$(fact ds.images)" "$(fact ds.images | cut -d' ' -f1)" "init container and agent use the same image"

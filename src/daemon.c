@@ -295,6 +295,9 @@ static void stop_cb(evutil_socket_t fd, short what, void *arg)
 		if (successor) {
 			log_info("stopping: a successor serves our addresses, handing over");
 			dns_server_handover(d->dns);
+			/* its /healthz and /readyz are the ones that count now */
+			ops_http_delete(d->ops);
+			d->ops = NULL;
 		} else {
 			log_info("stopping: no successor after %u ms, closing", d->cfg->shutdown_grace_ms);
 			dns_server_stop_listening(d->dns);

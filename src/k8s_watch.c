@@ -39,7 +39,7 @@ struct k8s_client {
 	struct timespec token_mtime;
 	off_t token_size;
 	bool token_warned;
-	struct curl_slist *headers;	/* Accept + Authorization */
+
 	char *ca_file, *cert_file, *key_file;
 	struct curl_blob ca, cert, key;
 	char *ca_buf, *cert_buf, *key_buf;
@@ -82,6 +82,8 @@ struct k8s_informer {
 	uint64_t started_ms;
 	uint64_t watch_events;
 	struct event *timer;
+	struct curl_slist *hdrs;
+	char errbuf[CURL_ERROR_SIZE];
 	struct k8s_informer_stats stats;
 };
 
@@ -169,13 +171,13 @@ static void token_refresh(struct k8s_client *c)
 	FILE *f;
 
 	if (!c->token_file)
-		goto build;
+		return;
 	if (stat(c->token_file, &st) < 0) {
 		if (!c->token_warned)
 			log_err("kubernetes: cannot read token file %s: %s", c->token_file,
 				strerror(errno));
 		c->token_warned = true;
-		goto build;
+		return;
 	}
 	if (c->token && st.st_mtim.tv_sec == c->token_mtime.tv_sec &&
 	    st.st_mtim.tv_nsec == c->token_mtime.tv_nsec && st.st_size == c->token_size)
@@ -185,7 +187,7 @@ static void token_refresh(struct k8s_client *c)
 			 c->token_file);
 	f = fopen(c->token_file, "r");
 	if (!f)
-		goto build;
+		return;
 	size_t n = fread(hdr, 1, TOKEN_MAX, f);
 	fclose(f);
 	while (n && (hdr[n - 1] == '\n' || hdr[n - 1] == '\r' || hdr[n - 1] == ' '))
@@ -197,17 +199,30 @@ static void token_refresh(struct k8s_client *c)
 	c->token_size = st.st_size;
 	c->token_warned = false;
 	log_info("kubernetes: token loaded from %s (%zu bytes)", c->token_file, n);
-build:
-	curl_slist_free_all(c->headers);
-	c->headers = curl_slist_append(NULL, "Accept: application/json");
-	if (c->token && *c->token) {
-		snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s", c->token);
-		c->headers = curl_slist_append(c->headers, hdr);
-		memset(hdr, 0, sizeof(hdr));	/* no token copies left lying around */
-	}
+	memset(hdr, 0, sizeof(hdr));	/* no token copies left lying around */
 }
 
-static void setup_easy(struct k8s_client *c, CURL *e, const char *url)
+/*
+ * Headers for one request. Each request owns its list (@p own, freed and
+ * rebuilt here, freed by the owner at the end): a list shared by all
+ * handles could be freed under a transfer that still uses it.
+ */
+static void request_headers(struct k8s_client *c, CURL *e, struct curl_slist **own)
+{
+	char hdr[TOKEN_MAX + 32];
+
+	curl_slist_free_all(*own);
+	*own = curl_slist_append(NULL, "Accept: application/json");
+	if (c->token && *c->token) {
+		snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s", c->token);
+		*own = curl_slist_append(*own, hdr);
+		memset(hdr, 0, sizeof(hdr));
+	}
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, *own);
+}
+
+static void setup_easy(struct k8s_client *c, CURL *e, const char *url,
+		       struct curl_slist **hdrs, char *errbuf)
 {
 	curl_easy_reset(e);
 	curl_easy_setopt(e, CURLOPT_URL, url);
@@ -216,7 +231,9 @@ static void setup_easy(struct k8s_client *c, CURL *e, const char *url)
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
 	curl_easy_setopt(e, CURLOPT_USERAGENT, PACKAGE_NAME "/" PACKAGE_VERSION);
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->headers);
+	request_headers(c, e, hdrs);
+	errbuf[0] = '\0';
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, c->insecure ? 0L : 1L);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, c->insecure ? 0L : 2L);
 	if (c->ca.data)
@@ -290,7 +307,6 @@ void k8s_client_delete(struct k8s_client *c)
 		return;
 	gets_abort(c);
 	curl_ev_delete(c->ce);
-	curl_slist_free_all(c->headers);
 	if (c->token)
 		memset(c->token, 0, strlen(c->token));
 	free(c->token);
@@ -469,7 +485,7 @@ static void log_failure(struct k8s_informer *inf, CURLcode res)
 	if (res != CURLE_OK && !(res == CURLE_WRITE_ERROR && inf->status)) {
 		log_warn("kubernetes %s: %s %s: %s", inf->what,
 			 inf->mode == INF_LIST ? "list" : "watch", inf->path,
-			 curl_easy_strerror(res));
+			 inf->errbuf[0] ? inf->errbuf : curl_easy_strerror(res));
 		return;
 	}
 	cJSON *st = inf->body.len ? cJSON_Parse(inf->body.p) : NULL;
@@ -507,7 +523,7 @@ static void done_cb(CURL *easy, CURLcode res, void *arg)
 			start_request(inf);
 			return;
 		}
-		if (inf->status == 410) {
+		if (inf->status == 410 && inf->cont) {
 			/* an expired continue token: start the list over */
 			log_info("kubernetes %s: list continuation expired, listing again",
 				 inf->what);
@@ -522,7 +538,16 @@ static void done_cb(CURL *easy, CURLcode res, void *arg)
 		goto backoff;
 	}
 
-	/* watch */
+	/* watch: 410 Gone, or 504 for a resourceVersion the server does not
+	 * have yet (client-go lists again in both cases) */
+	if (inf->status == 504 && !inf->relist) {
+		log_info("kubernetes %s: watch answered 504, listing again", inf->what);
+		inf->mode = INF_LIST;
+		free(inf->cont);
+		inf->cont = NULL;
+		inf->stats.errors++;
+		goto backoff;
+	}
 	if (inf->relist || inf->status == 410) {
 		inf->relist = false;
 		inf->mode = INF_LIST;
@@ -586,7 +611,7 @@ static void start_request(struct k8s_informer *inf)
 		log_err("kubernetes %s: request URL too long", inf->what);
 		return;
 	}
-	setup_easy(inf->c, inf->easy, url);
+	setup_easy(inf->c, inf->easy, url, &inf->hdrs, inf->errbuf);
 	curl_easy_setopt(inf->easy, CURLOPT_WRITEFUNCTION, write_cb);
 	curl_easy_setopt(inf->easy, CURLOPT_WRITEDATA, inf);
 	curl_easy_setopt(inf->easy, CURLOPT_HEADERFUNCTION, header_cb);
@@ -644,6 +669,7 @@ void k8s_informer_delete(struct k8s_informer *inf)
 		event_free(inf->timer);
 	if (inf->easy)
 		curl_easy_cleanup(inf->easy);
+	curl_slist_free_all(inf->hdrs);
 	free(inf->body.p);
 	free(inf->rv);
 	free(inf->cont);
@@ -674,6 +700,8 @@ struct get_req {
 	CURL *easy;
 	struct buf body;
 	struct event *timer;
+	struct curl_slist *hdrs;
+	char errbuf[CURL_ERROR_SIZE];
 };
 
 static void get_free(struct get_req *g)
@@ -685,6 +713,7 @@ static void get_free(struct get_req *g)
 	if (g->next)
 		g->next->prev = g->prev;
 	curl_easy_cleanup(g->easy);
+	curl_slist_free_all(g->hdrs);
 	event_free(g->timer);
 	free(g->body.p);
 	free(g->path);
@@ -739,7 +768,7 @@ static void get_start(struct get_req *g)
 	g->attempt++;
 	token_refresh(g->c);
 	snprintf(url, sizeof(url), "%s%s", g->c->server, g->path);
-	setup_easy(g->c, g->easy, url);
+	setup_easy(g->c, g->easy, url, &g->hdrs, g->errbuf);
 	curl_easy_setopt(g->easy, CURLOPT_WRITEFUNCTION, get_write);
 	curl_easy_setopt(g->easy, CURLOPT_WRITEDATA, g);
 	curl_easy_setopt(g->easy, CURLOPT_TIMEOUT_MS, 15000L);

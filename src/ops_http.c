@@ -16,7 +16,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "meshdns/dns_msg.h"
 #include "meshdns/dns_server.h"
@@ -410,8 +413,6 @@ struct ops_http *ops_http_create(struct event_base *base, const struct config_li
 				 const struct ops_sources *src)
 {
 	struct ops_http *o = calloc(1, sizeof(*o));
-	char host[INET6_ADDRSTRLEN];
-	uint16_t port;
 
 	if (!o)
 		return NULL;
@@ -419,26 +420,29 @@ struct ops_http *ops_http_create(struct event_base *base, const struct config_li
 	o->http = evhttp_new(base);
 	if (!o->http)
 		goto fail;
-	if (addr->addr.ss_family == AF_INET) {
-		const struct sockaddr_in *sin = (const void *)&addr->addr;
-		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
-		port = ntohs(sin->sin_port);
-	} else {
-		const struct sockaddr_in6 *sin6 = (const void *)&addr->addr;
-		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
-		port = ntohs(sin6->sin6_port);
-	}
 	evhttp_set_allowed_methods(o->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
 					    EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE);
 	evhttp_set_timeout(o->http, 10);
 	evhttp_set_max_headers_size(o->http, 16384);
 	evhttp_set_max_body_size(o->http, 4096);
 	evhttp_set_gencb(o->http, handle, o);
-	if (evhttp_bind_socket(o->http, host, port) < 0) {
-		log_err("ops http: cannot listen on %s (metrics, health and debug are off)",
-			addr->text);
+	/* SO_REUSEPORT like the DNS sockets: a successor can listen beside us
+	 * during a rolling update (see dns_server_handover()) */
+	int one = 1;
+	int fd = socket(addr->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
+	    (addr->addr.ss_family == AF_INET6 &&
+	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0) ||
+	    bind(fd, (const struct sockaddr *)&addr->addr, addr->addr_len) < 0 ||
+	    listen(fd, 64) < 0 || evhttp_accept_socket(o->http, fd) < 0) {
+		log_err("ops http: cannot listen on %s: %s (metrics, health and debug are off)",
+			addr->text, strerror(errno));
+		if (fd >= 0)
+			close(fd);
 		goto fail;
 	}
+
 	log_info("ops http: /metrics /healthz /readyz /debug/services on %s", addr->text);
 	return o;
 fail:

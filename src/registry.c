@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -15,6 +16,7 @@
 #include "meshdns/clock.h"
 #include "meshdns/log.h"
 #include "meshdns/registry.h"
+#include "meshdns/strmap.h"
 
 struct reg_service {
 	struct svc_spec spec;
@@ -29,6 +31,7 @@ struct registry {
 	char *domain;
 	char *node_zone;
 	char *node_name;
+	struct strmap *rev;		/* address key -> "ns/name" (malloc'd) */
 	struct sockaddr_storage *ns_addrs;
 	struct reg_service *svcs;	/* kept sorted by (namespace, name) */
 	size_t n, cap;
@@ -41,6 +44,33 @@ struct registry {
 	uint32_t serial;
 	struct snapshot *current;
 };
+
+static void free_value(const char *key, void *value, void *arg)
+{
+	free(value);
+}
+
+/* Reverse map: drop @p spec's addresses that point at it, or add them. */
+static void rev_update(struct registry *r, const struct svc_spec *spec, bool add)
+{
+	char key[SNAP_ADDR_KEY], who[2 * (DNS_MAX_LABEL + 1)];
+
+	snprintf(who, sizeof(who), "%s/%s", spec->namespace, spec->name);
+	for (size_t i = 0; i < spec->n_endpoints; i++) {
+		snapshot_addr_key(spec->endpoints[i].family, spec->endpoints[i].addr, key);
+		char *cur = strmap_get(r->rev, key);
+		if (!add) {
+			if (cur && strcmp(cur, who) == 0)
+				free(strmap_del(r->rev, key));
+			continue;
+		}
+		if (cur)
+			continue;	/* the first service to have it keeps it */
+		char *v = strdup(who);
+		if (!v || strmap_put(r->rev, key, v) < 0)
+			free(v);
+	}
+}
 
 static void mark_dirty(struct registry *r)
 {
@@ -110,6 +140,10 @@ struct registry *registry_create(const struct snapshot_params *p)
 	if (p->node_name && !(r->node_name = strdup(p->node_name)))
 		goto fail;
 	r->params.node_name = r->node_name;
+	r->rev = strmap_create();
+	if (!r->rev)
+		goto fail;
+	r->params.rev = r->rev;
 	if (p->n_ns_addrs) {
 		r->ns_addrs = calloc(p->n_ns_addrs, sizeof(*r->ns_addrs));
 		if (!r->ns_addrs)
@@ -134,6 +168,10 @@ void registry_delete(struct registry *r)
 	for (size_t i = 0; i < r->n; i++)
 		reg_service_deinit(&r->svcs[i]);
 	free(r->svcs);
+	if (r->rev) {
+		strmap_foreach(r->rev, free_value, NULL);
+		strmap_delete(r->rev);
+	}
 	free(r->ns_addrs);
 	free(r->domain);
 	free(r->node_zone);
@@ -204,6 +242,7 @@ int registry_set_service(struct registry *r, enum registry_source source,
 	if (found) {
 		live = r->svcs[i].live;
 		r->svcs[i].live = NULL;
+		rev_update(r, &r->svcs[i].spec, false);
 		reg_service_deinit(&r->svcs[i]);
 	} else {
 		if (r->n == r->cap) {
@@ -221,6 +260,7 @@ int registry_set_service(struct registry *r, enum registry_source source,
 		log_warn("service %s.%s is defined by the config and by Kubernetes; the last one wins",
 			 spec->name, spec->namespace);
 	r->svcs[i].spec = copy;
+	rev_update(r, &r->svcs[i].spec, true);
 	r->svcs[i].source = source;
 	r->svcs[i].health = health;
 	r->svcs[i].live = live;
@@ -321,6 +361,7 @@ int registry_remove_service(struct registry *r, const char *ns, const char *name
 		return MESHDNS_ENOENT;
 	if (r->observer)
 		r->observer(r->observer_arg, &r->svcs[i].spec, NULL);
+	rev_update(r, &r->svcs[i].spec, false);
 	reg_service_deinit(&r->svcs[i]);
 	memmove(&r->svcs[i], &r->svcs[i + 1], (r->n - i - 1) * sizeof(*r->svcs));
 	r->n--;

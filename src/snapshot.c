@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 
 #include "meshdns/snapshot.h"
+#include "meshdns/strmap.h"
 
 enum entry_kind {
 	ENTRY_SERVICE = 1,
@@ -403,51 +404,49 @@ struct snapshot *snapshot_create(const struct snapshot_params *p,
 			s->n_entries++;
 		}
 	}
-	/* reverse table: every endpoint address (first one wins) */
-	uint32_t n_eps = 0;
-	for (uint32_t i = 0; i < s->n_services; i++)
-		n_eps += s->services[i]->n_eps;
-	s->rev_mask = pow2_at_least(n_eps * 2 + 2) - 1;
-	s->rev = calloc(s->rev_mask + 1, sizeof(*s->rev));
-	if (!s->rev)
-		goto fail;
-	for (uint32_t i = 0; i < s->n_services; i++) {
-		const struct snap_service *svc = s->services[i];
-		for (uint32_t j = 0; j < svc->n_eps; j++) {
-			const struct snap_ep *e = &svc->eps[j];
-			uint32_t ep;
-			if (snapshot_find_address(s, e->family, e->addr, &ep))
-				continue;
-			uint32_t k = hash_bytes(e->addr, e->family == AF_INET ? 4 : 16) & s->rev_mask;
-			while (s->rev[k].svc)
-				k = (k + 1) & s->rev_mask;
-			s->rev[k].svc = svc;
-			s->rev[k].ep = j;
-		}
-	}
+	s->rev = p->rev;
 	return s;
 fail:
 	snapshot_delete(s);
 	return NULL;
 }
 
+void snapshot_addr_key(int family, const uint8_t *addr, char out[SNAP_ADDR_KEY])
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t n = family == AF_INET ? 4 : 16, o = 0;
+
+	out[o++] = family == AF_INET ? '4' : '6';
+	for (size_t i = 0; i < n; i++) {
+		out[o++] = hex[addr[i] >> 4];
+		out[o++] = hex[addr[i] & 15];
+	}
+	out[o] = '\0';
+}
+
 const struct snap_service *snapshot_find_address(const struct snapshot *s, int family,
 						 const uint8_t *addr, uint32_t *ep)
 {
+	char key[SNAP_ADDR_KEY], ns[DNS_MAX_LABEL + 1];
+	const char *who, *slash;
 	size_t n = family == AF_INET ? 4 : 16;
 
 	if (!s->rev)
 		return NULL;
-	for (uint32_t k = hash_bytes(addr, n) & s->rev_mask;; k = (k + 1) & s->rev_mask) {
-		const struct snap_rev *r = &s->rev[k];
-		if (!r->svc)
-			return NULL;
-		const struct snap_ep *e = &r->svc->eps[r->ep];
-		if (e->family == family && memcmp(e->addr, addr, n) == 0) {
-			*ep = r->ep;
-			return r->svc;
+	snapshot_addr_key(family, addr, key);
+	who = strmap_get(s->rev, key);
+	if (!who || !(slash = strchr(who, '/')) || (size_t)(slash - who) > DNS_MAX_LABEL)
+		return NULL;
+	memcpy(ns, who, (size_t)(slash - who));
+	ns[slash - who] = '\0';
+	const struct snap_service *svc = snapshot_find_service(s, ns, slash + 1);
+	for (uint32_t i = 0; svc && i < svc->n_eps; i++) {
+		if (svc->eps[i].family == family && memcmp(svc->eps[i].addr, addr, n) == 0) {
+			*ep = i;
+			return svc;
 		}
 	}
+	return NULL;	/* not published yet, or gone */
 }
 
 void snapshot_delete(struct snapshot *s)
@@ -458,7 +457,6 @@ void snapshot_delete(struct snapshot *s)
 		snap_service_unref(s->services[i]);
 	free(s->services);
 	free(s->table);
-	free(s->rev);
 	free(s);
 }
 

@@ -132,6 +132,7 @@ struct snap_match {
 };
 
 struct snap_entry;
+struct strmap;
 
 struct snapshot {
 	uint64_t generation;
@@ -155,15 +156,13 @@ struct snapshot {
 	uint32_t n_services;
 	bool unsynced;			/* a source has not listed yet */
 	char node_name[DNS_MAX_NAME + 1];	/* id.server */
-	struct snap_rev *rev;		/* address -> endpoint, for PTR */
-	uint32_t rev_mask;
+	const struct strmap *rev;	/* address key -> "ns/name" (registry's) */
 };
 
-/** One slot of the reverse table. */
-struct snap_rev {
-	const struct snap_service *svc;	/* NULL: empty slot */
-	uint32_t ep;
-};
+#define SNAP_ADDR_KEY 34
+
+/** The reverse map's key for an address: '4' or '6' and the bytes in hex. */
+void snapshot_addr_key(int family, const uint8_t *addr, char out[SNAP_ADDR_KEY]);
 
 /**
  * The endpoint with address @p addr of @p family, for PTR answers.
@@ -183,6 +182,9 @@ struct snapshot_params {
 	struct snap_policy policy;
 	bool unsynced;			/* negative answers become SERVFAIL */
 	const char *node_name;		/* id.server; NULL: unknown */
+	/* address -> "ns/name", kept up to date by the registry (loop thread;
+	 * a threaded server would need a published copy) */
+	const struct strmap *rev;
 };
 
 /**

@@ -719,6 +719,9 @@ def media_params(accept):
 
 
 class APIHandler(http.server.BaseHTTPRequestHandler):
+    # kube-apiserver (Go) sets TCP_NODELAY; without it each watch event
+    # waits for the previous one to be acknowledged (~40 ms)
+    disable_nagle_algorithm = True
     protocol_version = "HTTP/1.1"
     timeout = 300
     app = None   # set on the class by main()

@@ -616,7 +616,7 @@ start_server <<EOF
   "kubernetes": { "server": "$URL", "token_file": "$ST/token", "ca_file": "$ST/client-ca.crt" } }
 EOF
 MLOG3=$LOG
-check "log: a certificate error" wait_until 50 logged '[Cc]ertificate|SSL|verify'
+check "log: a certificate error" wait_until 50 logged 'kubernetes (services|endpointslices): list .*certificate'
 q "$WEB" A
 expect_rcode SERVFAIL
 check "not synced with the wrong CA" test "$(log_count 'kubernetes: synced')" = 0

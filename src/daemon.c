@@ -41,6 +41,8 @@ struct daemon {
 	struct event *publish;		/* coalesces registry changes */
 	struct event *sig_term, *sig_int, *sig_hup;
 	struct event *stop_timer;
+	struct event *start_timer;	/* deferred binding (handover) */
+	uint64_t start_at_ms;
 	int stopping;			/* 0 running, 1 waiting, 2 draining */
 	uint64_t stop_at_ms;
 };
@@ -227,7 +229,8 @@ static void reload(struct daemon *d)
 		config_delete(cfg);
 		return;
 	}
-	dns_server_reconfigure(d->dns, cfg);
+	if (d->dns)
+		dns_server_reconfigure(d->dns, cfg);
 	struct prober_params pp;
 	prober_params_from(cfg, &pp);
 	prober_reconfigure(d->prober, &pp);
@@ -283,11 +286,63 @@ static int drop_privileges(const char *user)
 	return 0;
 }
 
+/* Bind the DNS sockets and finish starting: forwarder, ops, privileges. */
+static int start_dns(struct daemon *d)
+{
+	const struct config *cfg = d->cfg;
+	char listen[512] = "";
+	size_t n = 0;
+
+	d->dns = dns_server_create(d->base, cfg, d->reg);
+	if (!d->dns)
+		return MESHDNS_EINVAL;
+	dns_server_set_facts(d->dns, facts_cb, d);
+	if (cfg->fwd.enabled && setup_forwarder(d, cfg) < 0)
+		return MESHDNS_EINVAL;
+	if (d->ops) {
+		struct ops_sources os = {
+			.reg = d->reg, .dns = d->dns, .prober = d->prober, .k8s = d->k8s,
+			.node_name = cfg->node_name,
+		};
+		ops_http_set_sources(d->ops, &os);
+	}
+	/* every socket is bound: privileges can go */
+	if (cfg->user && drop_privileges(cfg->user) < 0)
+		return MESHDNS_EINVAL;
+	for (size_t i = 0; i < cfg->n_listen && n < sizeof(listen); i++)
+		n += (size_t)snprintf(listen + n, sizeof(listen) - n, "%s%s", i ? " " : "",
+				      cfg->listen[i].text);
+	log_info("ready: serving %s with %zu services on udp+tcp %s", cfg->domain,
+		 registry_count(d->reg), listen);
+	return 0;
+}
+
+static void start_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+	bool synced = !registry_snapshot(d->reg)->unsynced;
+
+	if (!synced && clock_now_ms() - d->start_at_ms < d->cfg->handover_sync_wait_ms)
+		return;
+	if (!synced)
+		log_warn("not synced after %u ms: binding anyway", d->cfg->handover_sync_wait_ms);
+	event_free(d->start_timer);
+	d->start_timer = NULL;
+	if (start_dns(d) < 0) {
+		log_err("cannot start serving DNS: stopping");
+		event_base_loopbreak(d->base);
+	}
+}
+
 static void stop_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct daemon *d = arg;
 	uint64_t now = clock_now_ms();
 
+	if (!d->dns) {
+		event_base_loopbreak(d->base);	/* never served: nothing to hand over */
+		return;
+	}
 	if (d->stopping == 1) {
 		bool successor = dns_server_successor_ready(d->dns);
 		if (!successor && now - d->stop_at_ms < d->cfg->shutdown_grace_ms)
@@ -388,22 +443,31 @@ struct daemon *daemon_create(struct config *cfg)
 		if (registry_publish(d->reg) < 0)
 			goto fail;
 	}
-	d->dns = dns_server_create(d->base, cfg, d->reg);
-	if (!d->dns)
-		goto fail;
-	dns_server_set_facts(d->dns, facts_cb, d);
-	if (cfg->fwd.enabled && setup_forwarder(d, cfg) < 0)
-		goto fail;
 	if (cfg->http_enabled) {
 		struct ops_sources os = {
-			.reg = d->reg, .dns = d->dns, .prober = d->prober, .k8s = d->k8s,
+			.reg = d->reg, .prober = d->prober, .k8s = d->k8s,
 			.node_name = cfg->node_name,
 		};
 		/* DNS matters more: a busy ops port is logged, not fatal */
 		d->ops = ops_http_create(d->base, &cfg->http, &os);
 	}
-	if (cfg->user && drop_privileges(cfg->user) < 0)
+	/*
+	 * A predecessor still serves our addresses (a rolling update): bind
+	 * only once our sources are synced, so that it hands over to an agent
+	 * that knows the cluster (it waits for our sockets to appear).
+	 */
+	if (d->k8s && registry_snapshot(d->reg)->unsynced &&
+	    dns_server_addresses_in_use(cfg)) {
+		struct timeval tv = { 0, 100000 };
+		log_info("a predecessor serves our addresses: binding after the first sync, at most %u ms",
+			 cfg->handover_sync_wait_ms);
+		d->start_at_ms = clock_now_ms();
+		d->start_timer = event_new(d->base, -1, EV_PERSIST, start_cb, d);
+		if (!d->start_timer || event_add(d->start_timer, &tv) < 0)
+			goto fail;
+	} else if (start_dns(d) < 0) {
 		goto fail;
+	}
 	d->sig_term = evsignal_new(d->base, SIGTERM, signal_cb, d);
 	d->sig_int = evsignal_new(d->base, SIGINT, signal_cb, d);
 	d->sig_hup = evsignal_new(d->base, SIGHUP, signal_cb, d);
@@ -419,14 +483,6 @@ fail:
 
 int daemon_run(struct daemon *d)
 {
-	char listen[512] = "";
-	size_t n = 0;
-
-	for (size_t i = 0; i < d->cfg->n_listen && n < sizeof(listen); i++)
-		n += (size_t)snprintf(listen + n, sizeof(listen) - n, "%s%s",
-				      i ? " " : "", d->cfg->listen[i].text);
-	log_info("ready: serving %s with %zu services on udp+tcp %s",
-		 d->cfg->domain, registry_count(d->reg), listen);
 	if (event_base_dispatch(d->base) < 0)
 		return MESHDNS_EINVAL;
 	return 0;
@@ -444,6 +500,8 @@ void daemon_delete(struct daemon *d)
 		event_free(d->sig_hup);
 	if (d->stop_timer)
 		event_free(d->stop_timer);
+	if (d->start_timer)
+		event_free(d->start_timer);
 	ops_http_delete(d->ops);
 	dns_server_delete(d->dns);
 	k8s_source_delete(d->k8s);

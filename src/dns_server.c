@@ -603,6 +603,46 @@ static bool other_socket(const struct udp_sock *us)
 	return found;
 }
 
+/* Is a UDP socket bound to ADDR:PORT of @p l (or the wildcard, same port)? */
+static bool udp_bound(const struct config_listen *l)
+{
+	const char *file = l->addr.ss_family == AF_INET ? "/proc/net/udp" : "/proc/net/udp6";
+	char line[512], want[64], any[64];
+	bool found = false;
+	FILE *f;
+
+	if (l->addr.ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const void *)&l->addr;
+		snprintf(want, sizeof(want), "%08X:%04X", sin->sin_addr.s_addr, ntohs(sin->sin_port));
+		snprintf(any, sizeof(any), "00000000:%04X", ntohs(sin->sin_port));
+	} else {
+		const struct sockaddr_in6 *sin6 = (const void *)&l->addr;
+		const uint32_t *w = (const uint32_t *)&sin6->sin6_addr;
+		snprintf(want, sizeof(want), "%08X%08X%08X%08X:%04X", w[0], w[1], w[2], w[3],
+			 ntohs(sin6->sin6_port));
+		snprintf(any, sizeof(any), "%032d:%04X", 0, ntohs(sin6->sin6_port));
+	}
+	f = fopen(file, "r");
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		char local[64];
+		if (sscanf(line, " %*d: %63s", local) == 1)
+			found = strcmp(local, want) == 0 || strcmp(local, any) == 0;
+	}
+	fclose(f);
+	return found;
+}
+
+bool dns_server_addresses_in_use(const struct config *cfg)
+{
+	for (size_t i = 0; i < cfg->n_listen; i++) {
+		if (udp_bound(&cfg->listen[i]))
+			return true;
+	}
+	return false;
+}
+
 bool dns_server_successor_ready(const struct dns_server *srv)
 {
 	for (size_t i = 0; i < srv->n_udp; i++) {

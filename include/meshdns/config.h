@@ -98,6 +98,7 @@ struct config {
 	char *user;			/* drop privileges to it after binding */
 	bool log_json;			/* log_format "json" */
 	uint32_t shutdown_grace_ms;	/* SIGTERM: keep serving this long */
+	uint32_t handover_sync_wait_ms;	/* successor: wait for sync to bind */
 	struct config_forward fwd;
 };
 

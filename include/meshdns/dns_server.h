@@ -72,6 +72,12 @@ void dns_server_delete(struct dns_server *srv);
 void dns_server_reconfigure(struct dns_server *srv, const struct config *cfg);
 
 /**
+ * Does another process already serve one of @p cfg's listen addresses
+ * (a predecessor during a rolling update)? Reads /proc/net/udp{,6}.
+ */
+bool dns_server_addresses_in_use(const struct config *cfg);
+
+/**
  * Has a successor (another process) bound every one of our UDP addresses
  * with SO_REUSEPORT? Reads /proc/net/udp{,6}.
  */

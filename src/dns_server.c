@@ -188,7 +188,9 @@ static size_t reply_ctl(struct msghdr *msg, uint8_t *ctl_out)
 	return 0;
 }
 
-static void forward_udp(struct dns_server *srv, int fd, struct mmsghdr *m)
+/* @return the length of a cache hit written to @p out (0: answered later) */
+static size_t forward_udp(struct dns_server *srv, int fd, struct mmsghdr *m, uint8_t *out,
+			  size_t cap)
 {
 	struct fwd_reply_to to = { .tcp = false, .fd = fd,
 				   .addr_len = m->msg_hdr.msg_namelen };
@@ -204,7 +206,7 @@ static void forward_udp(struct dns_server *srv, int fd, struct mmsghdr *m)
 			memcpy(to.ctl, c, to.ctl_len);
 		}
 	}
-	forwarder_query(srv->fwd, q, &to, limit, srv->scratch.now_ms);
+	return forwarder_query(srv->fwd, q, &to, limit, srv->scratch.now_ms, out, cap);
 }
 
 /*
@@ -246,10 +248,8 @@ static void udp_read_cb(evutil_socket_t fd, short what, void *arg)
 						    &srv->scratch, &info);
 			count_reply(srv, &info);
 			log_bad(&info, "udp", (struct sockaddr *)&b->from[i]);
-			if (info.forward && srv->fwd) {
-				forward_udp(srv, fd, m);
-				continue;
-			}
+			if (info.forward && srv->fwd)
+				out_len = forward_udp(srv, fd, m, b->out[k], sizeof(b->out[k]));
 			if (!out_len)
 				continue;
 			/* answer from the address the query was sent to */
@@ -377,9 +377,8 @@ static void tcp_read_cb(struct bufferevent *bev, void *arg)
 			log_bad(&info, "tcp", (struct sockaddr *)&peer);
 		if (info.forward && srv->fwd) {
 			struct fwd_reply_to to = { .tcp = true, .conn_id = c->id };
-			forwarder_query(srv->fwd, &srv->scratch.q, &to, DNS_MAX_MSG,
-					srv->scratch.now_ms);
-			continue;
+			out_len = forwarder_query(srv->fwd, &srv->scratch.q, &to, DNS_MAX_MSG,
+						  srv->scratch.now_ms, srv->out, sizeof(srv->out));
 		}
 		if (!out_len)
 			continue;

@@ -489,8 +489,9 @@ static struct pending *pending_new(struct forwarder *f, const struct dns_query *
 	return p;
 }
 
-void forwarder_query(struct forwarder *f, const struct dns_query *q,
-		     const struct fwd_reply_to *to, size_t limit, uint64_t now_ms)
+size_t forwarder_query(struct forwarder *f, const struct dns_query *q,
+		       const struct fwd_reply_to *to, size_t limit, uint64_t now_ms,
+		       uint8_t *out, size_t out_cap)
 {
 	struct fwd_waiter *w;
 	struct pending *p;
@@ -498,17 +499,17 @@ void forwarder_query(struct forwarder *f, const struct dns_query *q,
 
 	f->st.queries++;
 	if (f->cache) {
-		size_t n = cache_lookup(f->cache, q, now_ms, false, f->out, limit, f->edns_size,
-					&stale);
+		/* a hit is answered by the caller, in its own batch */
+		size_t n = cache_lookup(f->cache, q, now_ms, false, out,
+					limit < out_cap ? limit : out_cap, f->edns_size, &stale);
 		if (n) {
 			f->st.cache_hits++;
-			f->send(f->arg, to, f->out, n);
-			return;
+			return n;
 		}
 	}
 	w = calloc(1, sizeof(*w));
 	if (!w)
-		return;
+		return 0;
 	w->to = *to;
 	w->limit = limit;
 	memcpy(w->pkt, q->pkt, DNS_HDR_LEN + q->qname_len + 4);
@@ -525,25 +526,26 @@ void forwarder_query(struct forwarder *f, const struct dns_query *q,
 			p->waiters = w;
 			p->n_waiters++;
 			f->st.coalesced++;
-			return;
+			return 0;
 		}
 	}
 	if (f->in_flight >= f->max_in_flight) {
 		f->st.over_limit++;
 		send_servfail(f, w);
 		free(w);
-		return;
+		return 0;
 	}
 	p = pending_new(f, q, q->edns && q->edns_do);
 	if (!p) {
 		send_servfail(f, w);
 		free(w);
-		return;
+		return 0;
 	}
 	p->waiters = w;
 	p->n_waiters = 1;
 	if (!send_try(p))
 		fail_all(p);
+	return 0;
 }
 
 /* Down upstreams get ". NS" until they answer (CoreDNS does the same). */

@@ -84,13 +84,15 @@ struct forwarder *forwarder_create(struct event_base *base, const struct fwd_par
 void forwarder_delete(struct forwarder *f);
 
 /**
- * Answer @p q (a parsed client query; its packet is copied) from the cache
- * or upstream; the reply is sent through the send callback, possibly
- * before this returns.
+ * Answer @p q (a parsed client query; its packet is copied). A cache hit is
+ * written to @p out and its length returned, for the caller to send;
+ * otherwise 0 is returned and the reply goes later through the send
+ * callback (an upstream answer, SERVFAIL or a stale answer).
  * @param limit  the client's size limit (UDP payload or 65535 for TCP)
  */
-void forwarder_query(struct forwarder *f, const struct dns_query *q,
-		     const struct fwd_reply_to *to, size_t limit, uint64_t now_ms);
+size_t forwarder_query(struct forwarder *f, const struct dns_query *q,
+		       const struct fwd_reply_to *to, size_t limit, uint64_t now_ms,
+		       uint8_t *out, size_t out_cap);
 
 const struct fwd_stats *forwarder_stats(const struct forwarder *f);
 const struct cache_stats *forwarder_cache_stats(const struct forwarder *f);

@@ -46,3 +46,29 @@ AC_DEFUN([MESHDNS_SANITIZERS], [
 		AC_SUBST([SANITIZER_LDFLAGS], [$san])
 	])
 ])
+
+# MESHDNS_FUZZING
+# ---------------
+# --enable-fuzzing: libFuzzer targets (needs clang); the library is built
+# with coverage for the fuzzer and ASan+UBSan.
+AC_DEFUN([MESHDNS_FUZZING], [
+	AC_ARG_ENABLE([fuzzing],
+		[AS_HELP_STRING([--enable-fuzzing], [build libFuzzer targets (CC=clang)])],
+		[], [enable_fuzzing=no])
+	AS_IF([test "x$enable_fuzzing" = xyes], [
+		fz="-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer"
+		save_CFLAGS="$CFLAGS"
+		CFLAGS="$CFLAGS -fsanitize=fuzzer"
+		AC_MSG_CHECKING([whether $CC supports libFuzzer])
+		AC_LINK_IFELSE([AC_LANG_SOURCE([[
+#include <stddef.h>
+#include <stdint.h>
+int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) { return 0; }]])],
+			[AC_MSG_RESULT([yes])],
+			[AC_MSG_RESULT([no]); AC_MSG_ERROR([--enable-fuzzing needs clang with libFuzzer (CC=clang; Debian: clang libclang-rt-14-dev)])])
+		CFLAGS="$save_CFLAGS -g -O1"
+		MESHDNS_CFLAGS="$MESHDNS_CFLAGS $fz"
+		AC_SUBST([SANITIZER_LDFLAGS], ["-fsanitize=address,undefined"])
+	])
+	AM_CONDITIONAL([FUZZING], [test "x$enable_fuzzing" = xyes])
+])

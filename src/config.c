@@ -48,6 +48,8 @@ static void path_fmt(char *out, const char *fmt, ...)
 /* ------------------------------------------------------------ errors */
 
 static void errs_vadd(struct ctx *c, int line, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+static void errs_vadd(struct ctx *c, int line, const char *fmt, va_list ap)
 {
 	struct config_errors *e = c->errs;
 	char msg[512];

@@ -521,7 +521,9 @@ static bool search_expansion(const struct snapshot *snap, const struct dns_query
 	for (unsigned i = 1; i + snap->domain_labels < q->nlabels; i++) {
 		const uint8_t *at = q->lname + q->label_off[i];
 		const uint8_t *prev = q->lname + q->label_off[i - 1];
+		/* the domain's labels, then at least one more byte of name */
 		if (prev[0] == 3 && memcmp(prev + 1, "svc", 3) == 0 &&
+		    q->qname_len - q->label_off[i] > snap->domain_len &&
 		    memcmp(at, snap->domain, snap->domain_len - 1) == 0)
 			return true;
 	}

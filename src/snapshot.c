@@ -460,6 +460,13 @@ void snapshot_delete(struct snapshot *s)
 	free(s);
 }
 
+/* Two wire labels equal? Lengths first: a label may be longer than the
+ * array it is compared with (found by fuzz_dns). */
+static bool label_eq(const uint8_t *a, const uint8_t *b)
+{
+	return a[0] == b[0] && memcmp(a + 1, b + 1, a[0]) == 0;
+}
+
 static bool label_is(const uint8_t *label, const char *text)
 {
 	size_t n = strlen(text);
@@ -529,8 +536,7 @@ void snapshot_lookup(const struct snapshot *s, const struct dns_query *q,
 		} else if (l[0] > 1 && l[1] == '_') {
 			/* _proto: an empty non-terminal above _port._proto */
 			for (uint32_t i = 0; i < svc->n_ports; i++) {
-				if (svc->ports[i].name[0] &&
-				    memcmp(svc->ports[i].proto, l, 1u + l[0]) == 0) {
+				if (svc->ports[i].name[0] && label_eq(svc->ports[i].proto, l)) {
 					m->kind = SNAP_KIND_EMPTY;
 					return;
 				}
@@ -544,8 +550,7 @@ void snapshot_lookup(const struct snapshot *s, const struct dns_query *q,
 		const uint8_t *tl = n + q->label_off[1];
 		for (uint32_t i = 0; i < svc->n_ports; i++) {
 			const struct snap_port *p = &svc->ports[i];
-			if (p->name[0] && memcmp(p->name, pl, 1u + pl[0]) == 0 &&
-			    memcmp(p->proto, tl, 1u + tl[0]) == 0) {
+			if (p->name[0] && label_eq(p->name, pl) && label_eq(p->proto, tl)) {
 				m->kind = SNAP_KIND_PORT;
 				m->index = i;
 				return;

@@ -92,6 +92,14 @@ static void family(struct evbuffer *b, const char *name, const char *type, const
 	evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* A family of one sample without labels. */
+static void metric1(struct evbuffer *b, const char *name, const char *type,
+		    const char *help, uint64_t value)
+{
+	family(b, name, type, help);
+	evbuffer_add_printf(b, "%s %llu\n", name, (unsigned long long)value);
+}
+
 static const char *rcode_name(unsigned r)
 {
 	static const char *const n[] = { "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN",
@@ -105,12 +113,8 @@ static void metrics(struct ops_http *o, struct evbuffer *b)
 
 	family(b, "meshdns_build_info", "gauge", "Version of the running meshdns.");
 	evbuffer_add_printf(b, "meshdns_build_info{version=\"%s\"} 1\n", PACKAGE_VERSION);
-	family(b, "meshdns_snapshot_generation", "gauge",
-	       "Generation of the answer snapshot in use (bumps on every change).");
-	evbuffer_add_printf(b, "meshdns_snapshot_generation %llu\n",
-			    (unsigned long long)snap->generation);
-	family(b, "meshdns_services", "gauge", "Services known.");
-	evbuffer_add_printf(b, "meshdns_services %u\n", snap->n_services);
+	metric1(b, "meshdns_snapshot_generation", "gauge", "Generation of the answer snapshot in use (bumps on every change).", (uint64_t)snap->generation);
+	metric1(b, "meshdns_services", "gauge", "Services known.", (uint64_t)snap->n_services);
 
 	/* endpoints by state, from the snapshot */
 	uint64_t healthy = 0, unhealthy = 0, draining = 0, panic = 0, not_ready = 0;
@@ -167,13 +171,8 @@ static void metrics(struct ops_http *o, struct evbuffer *b)
 		}
 		evbuffer_add_printf(b, "meshdns_dns_responses_total{rcode=\"other\"} %llu\n",
 				    (unsigned long long)other);
-		family(b, "meshdns_dns_truncated_total", "counter", "UDP responses sent with TC.");
-		evbuffer_add_printf(b, "meshdns_dns_truncated_total %llu\n",
-				    (unsigned long long)d->truncated);
-		family(b, "meshdns_dns_dropped_total", "counter",
-		       "Packets dropped unanswered (no header, or a response).");
-		evbuffer_add_printf(b, "meshdns_dns_dropped_total %llu\n",
-				    (unsigned long long)d->dropped);
+		metric1(b, "meshdns_dns_truncated_total", "counter", "UDP responses sent with TC.", (uint64_t)d->truncated);
+		metric1(b, "meshdns_dns_dropped_total", "counter", "Packets dropped unanswered (no header, or a response).", (uint64_t)d->dropped);
 		family(b, "meshdns_dns_tcp_connections_total", "counter", "TCP connections by outcome.");
 		evbuffer_add_printf(b, "meshdns_dns_tcp_connections_total{result=\"accepted\"} %llu\n"
 				    "meshdns_dns_tcp_connections_total{result=\"rejected\"} %llu\n"
@@ -201,46 +200,18 @@ static void metrics(struct ops_http *o, struct evbuffer *b)
 	if (fw) {
 		const struct fwd_stats *f = forwarder_stats(fw);
 		const struct cache_stats *c = forwarder_cache_stats(fw);
-		family(b, "meshdns_forward_requests_total", "counter",
-		       "Queries for names outside the mesh (cache hits included).");
-		evbuffer_add_printf(b, "meshdns_forward_requests_total %llu\n",
-				    (unsigned long long)f->queries);
-		family(b, "meshdns_forward_upstream_queries_total", "counter",
-		       "Queries sent to upstream servers.");
-		evbuffer_add_printf(b, "meshdns_forward_upstream_queries_total %llu\n",
-				    (unsigned long long)f->upstream_queries);
-		family(b, "meshdns_forward_coalesced_total", "counter",
-		       "Queries answered by an identical query already in flight.");
-		evbuffer_add_printf(b, "meshdns_forward_coalesced_total %llu\n",
-				    (unsigned long long)f->coalesced);
-		family(b, "meshdns_forward_timeouts_total", "counter", "Upstream tries that timed out.");
-		evbuffer_add_printf(b, "meshdns_forward_timeouts_total %llu\n",
-				    (unsigned long long)f->timeouts);
-		family(b, "meshdns_forward_servfail_total", "counter",
-		       "SERVFAIL sent because no upstream answered.");
-		evbuffer_add_printf(b, "meshdns_forward_servfail_total %llu\n",
-				    (unsigned long long)f->servfail);
-		family(b, "meshdns_forward_dropped_replies_total", "counter",
-		       "Upstream packets that matched no query (late, or spoofed).");
-		evbuffer_add_printf(b, "meshdns_forward_dropped_replies_total %llu\n",
-				    (unsigned long long)f->dropped_replies);
+		metric1(b, "meshdns_forward_requests_total", "counter", "Queries for names outside the mesh (cache hits included).", (uint64_t)f->queries);
+		metric1(b, "meshdns_forward_upstream_queries_total", "counter", "Queries sent to upstream servers.", (uint64_t)f->upstream_queries);
+		metric1(b, "meshdns_forward_coalesced_total", "counter", "Queries answered by an identical query already in flight.", (uint64_t)f->coalesced);
+		metric1(b, "meshdns_forward_timeouts_total", "counter", "Upstream tries that timed out.", (uint64_t)f->timeouts);
+		metric1(b, "meshdns_forward_servfail_total", "counter", "SERVFAIL sent because no upstream answered.", (uint64_t)f->servfail);
+		metric1(b, "meshdns_forward_dropped_replies_total", "counter", "Upstream packets that matched no query (late, or spoofed).", (uint64_t)f->dropped_replies);
 		if (c) {
-			family(b, "meshdns_cache_hits_total", "counter", "Answers from the cache.");
-			evbuffer_add_printf(b, "meshdns_cache_hits_total %llu\n",
-					    (unsigned long long)c->hits);
-			family(b, "meshdns_cache_misses_total", "counter", "Cache lookups that missed.");
-			evbuffer_add_printf(b, "meshdns_cache_misses_total %llu\n",
-					    (unsigned long long)c->misses);
-			family(b, "meshdns_cache_served_stale_total", "counter",
-			       "Expired answers served because no upstream answered (RFC 8767).");
-			evbuffer_add_printf(b, "meshdns_cache_served_stale_total %llu\n",
-					    (unsigned long long)c->stale_hits);
-			family(b, "meshdns_cache_evictions_total", "counter",
-			       "Entries evicted to stay within max_entries.");
-			evbuffer_add_printf(b, "meshdns_cache_evictions_total %llu\n",
-					    (unsigned long long)c->evictions);
-			family(b, "meshdns_cache_entries", "gauge", "Entries in the cache.");
-			evbuffer_add_printf(b, "meshdns_cache_entries %u\n", c->entries);
+			metric1(b, "meshdns_cache_hits_total", "counter", "Answers from the cache.", (uint64_t)c->hits);
+			metric1(b, "meshdns_cache_misses_total", "counter", "Cache lookups that missed.", (uint64_t)c->misses);
+			metric1(b, "meshdns_cache_served_stale_total", "counter", "Expired answers served because no upstream answered (RFC 8767).", (uint64_t)c->stale_hits);
+			metric1(b, "meshdns_cache_evictions_total", "counter", "Entries evicted to stay within max_entries.", (uint64_t)c->evictions);
+			metric1(b, "meshdns_cache_entries", "gauge", "Entries in the cache.", (uint64_t)c->entries);
 		}
 	}
 	if (o->src.prober) {
@@ -252,42 +223,22 @@ static void metrics(struct ops_http *o, struct evbuffer *b)
 				    (unsigned long long)(p->failed - p->timeouts));
 		evbuffer_add_printf(b, "meshdns_probes_total{result=\"timeout\"} %llu\n",
 				    (unsigned long long)p->timeouts);
-		family(b, "meshdns_probe_transitions_total", "counter",
-		       "Endpoints turning healthy or unhealthy.");
-		evbuffer_add_printf(b, "meshdns_probe_transitions_total %llu\n",
-				    (unsigned long long)p->transitions);
-		family(b, "meshdns_probe_bad_weight_total", "counter",
-		       "X-Mesh-Weight headers that could not be parsed.");
-		evbuffer_add_printf(b, "meshdns_probe_bad_weight_total %llu\n",
-				    (unsigned long long)p->bad_weight);
+		metric1(b, "meshdns_probe_transitions_total", "counter", "Endpoints turning healthy or unhealthy.", (uint64_t)p->transitions);
+		metric1(b, "meshdns_probe_bad_weight_total", "counter", "X-Mesh-Weight headers that could not be parsed.", (uint64_t)p->bad_weight);
 		family(b, "meshdns_probe_targets", "gauge", "Endpoints with a probe, and those probed now.");
 		evbuffer_add_printf(b, "meshdns_probe_targets{state=\"configured\"} %u\n"
 				    "meshdns_probe_targets{state=\"active\"} %u\n",
 				    p->targets, p->active_targets);
-		family(b, "meshdns_probes_in_flight", "gauge", "Probes running now.");
-		evbuffer_add_printf(b, "meshdns_probes_in_flight %u\n", p->in_flight);
+		metric1(b, "meshdns_probes_in_flight", "gauge", "Probes running now.", (uint64_t)p->in_flight);
 	}
 	if (o->src.k8s) {
 		struct k8s_source_stats k;
 		k8s_source_stats(o->src.k8s, &k);
-		family(b, "meshdns_kubernetes_synced", "gauge",
-		       "1 once the first lists of Services and EndpointSlices are complete.");
-		evbuffer_add_printf(b, "meshdns_kubernetes_synced %d\n", k.synced);
-		family(b, "meshdns_kubernetes_watch_events_total", "counter",
-		       "Objects applied from lists and watch events.");
-		evbuffer_add_printf(b, "meshdns_kubernetes_watch_events_total %llu\n",
-				    (unsigned long long)k.events);
-		family(b, "meshdns_kubernetes_relists_total", "counter", "Full lists after the first.");
-		evbuffer_add_printf(b, "meshdns_kubernetes_relists_total %llu\n",
-				    (unsigned long long)k.relists);
-		family(b, "meshdns_kubernetes_api_errors_total", "counter",
-		       "Failed API requests (HTTP errors and transport errors).");
-		evbuffer_add_printf(b, "meshdns_kubernetes_api_errors_total %llu\n",
-				    (unsigned long long)k.api_errors);
-		family(b, "meshdns_kubernetes_skipped_total", "counter",
-		       "Malformed watch lines and objects skipped.");
-		evbuffer_add_printf(b, "meshdns_kubernetes_skipped_total %llu\n",
-				    (unsigned long long)(k.bad_lines + k.bad_objects));
+		metric1(b, "meshdns_kubernetes_synced", "gauge", "1 once the first lists of Services and EndpointSlices are complete.", (uint64_t)k.synced);
+		metric1(b, "meshdns_kubernetes_watch_events_total", "counter", "Objects applied from lists and watch events.", (uint64_t)k.events);
+		metric1(b, "meshdns_kubernetes_relists_total", "counter", "Full lists after the first.", (uint64_t)k.relists);
+		metric1(b, "meshdns_kubernetes_api_errors_total", "counter", "Failed API requests (HTTP errors and transport errors).", (uint64_t)k.api_errors);
+		metric1(b, "meshdns_kubernetes_skipped_total", "counter", "Malformed watch lines and objects skipped.", (uint64_t)(k.bad_lines + k.bad_objects));
 	}
 }
 

@@ -236,6 +236,64 @@ int config_parse_listen(const char *text, struct config_listen *out)
 	return 0;
 }
 
+int config_parse_prefix(const char *text, struct config_prefix *out)
+{
+	char addr[INET6_ADDRSTRLEN + 1];
+	const char *slash = strchr(text, '/');
+	size_t al = slash ? (size_t)(slash - text) : strlen(text);
+	long len;
+	char *end;
+
+	memset(out, 0, sizeof(*out));
+	if (al == 0 || al >= sizeof(addr))
+		return MESHDNS_EINVAL;
+	memcpy(addr, text, al);
+	addr[al] = '\0';
+	if (inet_pton(AF_INET, addr, out->addr) == 1)
+		out->family = AF_INET;
+	else if (inet_pton(AF_INET6, addr, out->addr) == 1)
+		out->family = AF_INET6;
+	else
+		return MESHDNS_EINVAL;
+	int max = out->family == AF_INET ? 32 : 128;
+	if (!slash) {
+		out->len = (uint8_t)max;
+		return 0;
+	}
+	len = strtol(slash + 1, &end, 10);
+	if (!isdigit((unsigned char)slash[1]) || *end || len < 0 || len > max)
+		return MESHDNS_EINVAL;
+	out->len = (uint8_t)len;
+	return 0;
+}
+
+bool config_prefix_match(const struct config_prefix *p, size_t n, int family,
+			 const uint8_t *addr)
+{
+	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+	if (family == AF_INET6 && memcmp(addr, mapped, 12) == 0) {
+		family = AF_INET;
+		addr += 12;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (p[i].family != family)
+			continue;
+		unsigned bytes = p[i].len / 8, bits = p[i].len % 8;
+		if (memcmp(p[i].addr, addr, bytes) != 0)
+			continue;
+		if (bits && ((p[i].addr[bytes] ^ addr[bytes]) & (uint8_t)(0xff << (8 - bits))))
+			continue;
+		return true;
+	}
+	return false;
+}
+
+static const char *const default_allow[] = {
+	"127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
+	"169.254.0.0/16", "::1/128", "fc00::/7", "fe80::/10",
+};
+
 /* ------------------------------------------------------------ typed getters */
 
 static const char *type_name(const cJSON *v)
@@ -987,7 +1045,7 @@ static void parse_root(struct ctx *c, const cJSON *root, struct config *cfg)
 		"services", "probe_max_in_flight", "probe_idle_s", "probe_mode",
 		"node", "zone_preference", "zone_min_share_pct", "max_answers",
 		"kubernetes", "http", "user", "log_format", "shutdown_grace_ms",
-		"forward", "cache", "handover_sync_wait_ms", NULL
+		"forward", "cache", "handover_sync_wait_ms", "allow", NULL
 	};
 	uint32_t v;
 	const char *s;
@@ -1021,6 +1079,26 @@ static void parse_root(struct ctx *c, const cJSON *root, struct config *cfg)
 	parse_node(c, root, cfg);
 	parse_k8s(c, root, cfg);
 	parse_forward(c, root, cfg);
+	const cJSON *al = member(root, "allow");
+	if (al) {
+		struct config_prefix *pre = NULL;
+		size_t n = 0, i = 0;
+		const cJSON *arr = get_array(c, root, "", "allow", sizeof(*pre), (void **)&pre, &n);
+		if (arr) {
+			free(cfg->allow);
+			cfg->allow = pre;
+			cfg->n_allow = 0;
+			for (const cJSON *e = arr->child; e; e = e->next, i++) {
+				char p[PATH_LEN];
+				path_fmt(p, "allow[%zu]", i);
+				if (!cJSON_IsString(e) ||
+				    config_parse_prefix(e->valuestring, &pre[cfg->n_allow]) < 0)
+					bad(c, e, p, "must be a prefix like \"10.0.0.0/8\" or \"fd00::/8\"");
+				else
+					cfg->n_allow++;
+			}
+		}
+	}
 	s = get_string(c, root, "", "http", false);
 	if (s && (!*s || strcmp(s, "off") == 0)) {
 		cfg->http_enabled = false;
@@ -1087,6 +1165,15 @@ static struct config *config_defaults(const char *path)
 	cfg->fwd.stale_s = 3600;
 	cfg->shutdown_grace_ms = CONFIG_DEFAULT_GRACE_MS;
 	cfg->handover_sync_wait_ms = 15000;
+	size_t na = sizeof(default_allow) / sizeof(default_allow[0]);
+	cfg->allow = calloc(na, sizeof(*cfg->allow));
+	if (!cfg->allow) {
+		config_delete(cfg);
+		return NULL;
+	}
+	for (size_t i = 0; i < na; i++)
+		if (config_parse_prefix(default_allow[i], &cfg->allow[cfg->n_allow]) == 0)
+			cfg->n_allow++;
 	if (config_parse_listen(CONFIG_DEFAULT_HTTP, &cfg->http) < 0) {
 		config_delete(cfg);
 		return NULL;
@@ -1212,6 +1299,7 @@ void config_delete(struct config *cfg)
 	free(cfg->node_zone);
 	free(cfg->user);
 	free(cfg->fwd.upstreams);
+	free(cfg->allow);
 	free(cfg->fwd.resolv_conf);
 	free(cfg->k8s.server);
 	free(cfg->k8s.token_file);

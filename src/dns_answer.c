@@ -579,6 +579,8 @@ size_t dns_answer(const struct snapshot *snap, const uint8_t *pkt, size_t len,
 	case DNS_PARSE_OK:
 		break;
 	}
+	if (scratch->refuse)
+		return error_reply(snap, &q, DNS_RCODE_REFUSED, out, out_cap, info);
 	if (q.qtype == DNS_TYPE_MAILA || q.qtype == DNS_TYPE_MAILB)
 		return error_reply(snap, &q, DNS_RCODE_NOTIMP, out, out_cap, info);
 	if (q.qclass == DNS_CLASS_CH)

@@ -83,6 +83,8 @@ struct dns_server {
 	struct forwarder *fwd;
 	uint32_t max_conns;
 	uint16_t edns_size;
+	struct config_prefix *allow;
+	size_t n_allow;
 	struct timeval idle;
 	struct dns_stats stats;
 	struct dns_answer_scratch scratch;
@@ -101,6 +103,17 @@ static uint64_t now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static bool allowed(const struct dns_server *srv, const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return config_prefix_match(srv->allow, srv->n_allow, AF_INET,
+					   (const uint8_t *)&((const struct sockaddr_in *)ss)->sin_addr);
+	if (ss->ss_family == AF_INET6)
+		return config_prefix_match(srv->allow, srv->n_allow, AF_INET6,
+					   (const uint8_t *)&((const struct sockaddr_in6 *)ss)->sin6_addr);
+	return false;
 }
 
 static void count_latency(struct dns_server *srv, uint64_t t0)
@@ -243,6 +256,8 @@ static void udp_read_cb(evutil_socket_t fd, short what, void *arg)
 				srv->stats.dropped++;	/* bigger than any query */
 				continue;
 			}
+			srv->scratch.refuse = !allowed(srv, &b->from[i]);
+			srv->stats.refused_clients += srv->scratch.refuse;
 			size_t out_len = dns_answer(registry_snapshot(srv->reg), b->in[i], m->msg_len,
 						    false, b->out[k], sizeof(b->out[k]),
 						    &srv->scratch, &info);
@@ -367,6 +382,7 @@ static void tcp_read_cb(struct bufferevent *bev, void *arg)
 		evbuffer_drain(in, 2);
 		evbuffer_remove(in, srv->in, len);
 		srv->scratch.now_ms = clock_now_ms();
+		srv->scratch.refuse = false;	/* checked at accept */
 		uint64_t t0 = now_ns();
 		srv->stats.queries_tcp++;
 		size_t out_len = dns_answer(registry_snapshot(srv->reg), srv->in, len,
@@ -426,6 +442,14 @@ static void tcp_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	struct dns_server *srv = arg;
 	struct tcp_conn *c;
 
+	struct sockaddr_storage ss;
+	memset(&ss, 0, sizeof(ss));
+	memcpy(&ss, addr, (size_t)socklen < sizeof(ss) ? (size_t)socklen : sizeof(ss));
+	if (!allowed(srv, &ss)) {
+		srv->stats.refused_clients++;
+		close(fd);	/* not a client we serve */
+		return;
+	}
 	if (srv->n_conns >= srv->max_conns) {
 		srv->stats.tcp_rejected++;
 		log_debug("tcp: %u connections open, closing a new one", srv->n_conns);
@@ -467,6 +491,14 @@ static void tcp_error_cb(struct evconnlistener *l, void *arg)
 
 static void set_idle(struct dns_server *srv, const struct config *cfg)
 {
+	struct config_prefix *a = calloc(cfg->n_allow ? cfg->n_allow : 1, sizeof(*a));
+
+	if (a) {
+		memcpy(a, cfg->allow, cfg->n_allow * sizeof(*a));
+		free(srv->allow);
+		srv->allow = a;
+		srv->n_allow = cfg->n_allow;
+	}
 	srv->max_conns = cfg->tcp_max_connections;
 	srv->idle.tv_sec = cfg->tcp_idle_timeout_ms / 1000;
 	srv->idle.tv_usec = (cfg->tcp_idle_timeout_ms % 1000) * 1000;
@@ -548,6 +580,7 @@ void dns_server_delete(struct dns_server *srv)
 		evconnlistener_free(srv->tcp[i]);
 	free(srv->udp);
 	free(srv->tcp);
+	free(srv->allow);
 	free(srv);
 }
 

@@ -70,6 +70,13 @@ struct config_forward {
 	uint32_t stale_s;
 };
 
+/** A client prefix of the "allow" list. */
+struct config_prefix {
+	int family;
+	uint8_t addr[16];
+	uint8_t len;			/* prefix length in bits */
+};
+
 struct config {
 	char *path;
 	struct config_listen *listen;
@@ -100,7 +107,17 @@ struct config {
 	uint32_t shutdown_grace_ms;	/* SIGTERM: keep serving this long */
 	uint32_t handover_sync_wait_ms;	/* successor: wait for sync to bind */
 	struct config_forward fwd;
+	struct config_prefix *allow;	/* clients answered; others REFUSED */
+	size_t n_allow;
 };
+
+/** Parse "ADDR/LEN" (or a bare address). @return 0 or MESHDNS_EINVAL */
+int config_parse_prefix(const char *text, struct config_prefix *out) MESHDNS_WUR;
+
+/** Is @p addr (of @p family) inside one of the @p n prefixes? v4-mapped
+ *  IPv6 addresses count as IPv4. */
+bool config_prefix_match(const struct config_prefix *p, size_t n, int family,
+			 const uint8_t *addr);
 
 /** Accumulated error lines ("FILE:LINE: KEY: message\n"). */
 struct config_errors {

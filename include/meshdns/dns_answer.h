@@ -35,6 +35,7 @@ struct dns_answer_scratch {
 	dns_facts_cb facts;		/* NULL: _status answers NODATA */
 	void *facts_arg;
 	bool forwarding;		/* names outside the mesh go upstream */
+	bool refuse;			/* this client is not allowed: REFUSED */
 	struct dns_query q;		/* info->forward: the parsed query */
 	struct sel_rng rng;
 	struct sel_scratch sel;

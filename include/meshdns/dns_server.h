@@ -53,6 +53,7 @@ struct dns_stats {
 	uint64_t tcp_rejected;		/* over tcp_max_connections */
 	uint64_t tcp_timeouts;
 	uint64_t send_errors;
+	uint64_t refused_clients;	/* outside the allow list */
 };
 
 /**

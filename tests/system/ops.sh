@@ -169,6 +169,18 @@ expect_rcode SERVFAIL
 expect_contains 'EDE: 14 \(Not Ready\): \(not synced' "not synced: SERVFAIL with EDE 14"
 stop_server
 
+# --- the allow list: clients outside it are REFUSED (UDP) or closed (TCP)
+start_server <<EOF
+{ "listen": [@LISTEN@], "http": "off", "allow": ["10.0.0.0/8"],
+  "services": [{ "name": "web", "endpoints": [{"address": "10.0.0.1"}] }] }
+EOF
+q web.default.svc.mesh.local A
+expect_rcode REFUSED
+expect_section_count ANSWER 0
+q +tcp web.default.svc.mesh.local A
+check "a TCP client outside the allow list gets no answer" test "$DIG_RC" -ne 0 -o -z "$(rdata ANSWER A)"
+stop_server
+
 # --- privilege drop (root only)
 if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
 	start_server <<EOF

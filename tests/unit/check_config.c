@@ -339,6 +339,53 @@ START_TEST(test_probe_errors)
 }
 END_TEST
 
+START_TEST(test_allow)
+{
+	struct config_prefix p[3];
+	uint8_t a[16];
+
+	ck_assert_int_eq(config_parse_prefix("10.0.0.0/8", &p[0]), 0);
+	ck_assert_int_eq(config_parse_prefix("fd00::/8", &p[1]), 0);
+	ck_assert_int_eq(config_parse_prefix("192.0.2.7", &p[2]), 0);
+	ck_assert_uint_eq(p[2].len, 32);
+	inet_pton(AF_INET, "10.255.1.2", a);
+	ck_assert(config_prefix_match(p, 3, AF_INET, a));
+	inet_pton(AF_INET, "11.0.0.1", a);
+	ck_assert(!config_prefix_match(p, 3, AF_INET, a));
+	inet_pton(AF_INET, "192.0.2.7", a);
+	ck_assert(config_prefix_match(p, 3, AF_INET, a));
+	inet_pton(AF_INET, "192.0.2.8", a);
+	ck_assert(!config_prefix_match(p, 3, AF_INET, a));
+	inet_pton(AF_INET6, "fd12::1", a);
+	ck_assert(config_prefix_match(p, 3, AF_INET6, a));
+	inet_pton(AF_INET6, "fe80::1", a);
+	ck_assert(!config_prefix_match(p, 3, AF_INET6, a));
+	/* a v4-mapped address counts as IPv4 */
+	inet_pton(AF_INET6, "::ffff:10.1.2.3", a);
+	ck_assert(config_prefix_match(p, 3, AF_INET6, a));
+	/* odd prefix lengths */
+	ck_assert_int_eq(config_parse_prefix("172.16.0.0/12", &p[0]), 0);
+	inet_pton(AF_INET, "172.31.255.255", a);
+	ck_assert(config_prefix_match(p, 1, AF_INET, a));
+	inet_pton(AF_INET, "172.32.0.0", a);
+	ck_assert(!config_prefix_match(p, 1, AF_INET, a));
+	static const char *const bad[] = { "10.0.0.0/33", "fd00::/129", "x/8", "/8", "10.0.0.0/",
+					   "10.0.0.0/a" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(config_parse_prefix(bad[i], &p[0]) < 0,
+			      "config_parse_prefix accepted %s", bad[i]);
+	/* the default list: loopback, RFC 1918, link-local, RFC 4193 */
+	ck_assert_int_eq(parse("{}"), 0);
+	inet_pton(AF_INET, "127.0.0.1", a);
+	ck_assert(config_prefix_match(cfg->allow, cfg->n_allow, AF_INET, a));
+	inet_pton(AF_INET, "192.168.1.1", a);
+	ck_assert(config_prefix_match(cfg->allow, cfg->n_allow, AF_INET, a));
+	inet_pton(AF_INET, "8.8.8.8", a);
+	ck_assert(!config_prefix_match(cfg->allow, cfg->n_allow, AF_INET, a));
+	expect_error("{\n\"allow\": [\"10.0.0.0/8\",\n \"nope\"]}", 3, "allow[1]", "prefix");
+}
+END_TEST
+
 Suite *config_suite(void)
 {
 	Suite *s = suite_create("config");
@@ -363,6 +410,7 @@ Suite *config_suite(void)
 	tcase_add_test(tc, test_labels);
 	tcase_add_test(tc, test_probe);
 	tcase_add_test(tc, test_probe_errors);
+	tcase_add_test(tc, test_allow);
 	suite_add_tcase(s, tc);
 	return s;
 }

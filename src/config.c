@@ -1045,7 +1045,7 @@ static void parse_root(struct ctx *c, const cJSON *root, struct config *cfg)
 		"services", "probe_max_in_flight", "probe_idle_s", "probe_mode",
 		"node", "zone_preference", "zone_min_share_pct", "max_answers",
 		"kubernetes", "http", "user", "log_format", "shutdown_grace_ms",
-		"forward", "cache", "handover_sync_wait_ms", "allow", NULL
+		"forward", "cache", "handover_sync_wait_ms", "allow", "rate_limit", NULL
 	};
 	uint32_t v;
 	const char *s;
@@ -1079,6 +1079,16 @@ static void parse_root(struct ctx *c, const cJSON *root, struct config *cfg)
 	parse_node(c, root, cfg);
 	parse_k8s(c, root, cfg);
 	parse_forward(c, root, cfg);
+	const cJSON *rl = member(root, "rate_limit");
+	static const char *const rlkeys[] = { "responses_per_second", "slip", "ipv4_prefix",
+					      "ipv6_prefix", "exempt_loopback", NULL };
+	if (rl && check_object(c, rl, "rate_limit", rlkeys)) {
+		get_uint(c, rl, "rate_limit", "responses_per_second", 0, 1000000, &cfg->rrl_rate);
+		get_uint(c, rl, "rate_limit", "slip", 0, 100, &cfg->rrl_slip);
+		get_uint(c, rl, "rate_limit", "ipv4_prefix", 8, 32, &cfg->rrl_ipv4_prefix);
+		get_uint(c, rl, "rate_limit", "ipv6_prefix", 16, 64, &cfg->rrl_ipv6_prefix);
+		get_bool(c, rl, "rate_limit", "exempt_loopback", &cfg->rrl_exempt_loopback);
+	}
 	const cJSON *al = member(root, "allow");
 	if (al) {
 		struct config_prefix *pre = NULL;
@@ -1165,6 +1175,11 @@ static struct config *config_defaults(const char *path)
 	cfg->fwd.stale_s = 3600;
 	cfg->shutdown_grace_ms = CONFIG_DEFAULT_GRACE_MS;
 	cfg->handover_sync_wait_ms = 15000;
+	cfg->rrl_rate = 5000;
+	cfg->rrl_slip = 2;
+	cfg->rrl_ipv4_prefix = 24;
+	cfg->rrl_ipv6_prefix = 56;
+	cfg->rrl_exempt_loopback = true;
 	size_t na = sizeof(default_allow) / sizeof(default_allow[0]);
 	cfg->allow = calloc(na, sizeof(*cfg->allow));
 	if (!cfg->allow) {

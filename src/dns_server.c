@@ -32,6 +32,7 @@
 #include "meshdns/dns_answer.h"
 #include "meshdns/dns_server.h"
 #include "meshdns/forward.h"
+#include "meshdns/rrl.h"
 #include "meshdns/log.h"
 
 #define UDP_BATCH		32	/* datagrams per recvmmsg/sendmmsg */
@@ -89,6 +90,7 @@ struct dns_server {
 	struct dns_stats stats;
 	struct dns_answer_scratch scratch;
 	struct udp_batch batch;
+	struct rrl rrl;
 	uint8_t in[DNS_MAX_MSG];
 	uint8_t out[DNS_MAX_MSG];
 };
@@ -180,6 +182,29 @@ static void log_bad(const struct dns_answer_info *info, const char *proto,
 
 /* ------------------------------------------------------------ UDP */
 
+/*
+ * Cut a reply down to its header (TC set, no records) and its question:
+ * a rate-limited client that is real retries over TCP; a spoofed victim
+ * gets a few bytes.
+ */
+static size_t slip_reply(uint8_t *o, size_t len)
+{
+	size_t p = DNS_HDR_LEN;
+
+	if (rd16(o + 4) == 1) {
+		while (p < len && o[p] && o[p] < 64)
+			p += 1u + o[p];
+		p += 5;		/* root label, type, class */
+		if (p > len)
+			p = DNS_HDR_LEN;
+	}
+	o[2] |= DNS_FLAG_TC >> 8;
+	o[4] = 0;
+	o[5] = p > DNS_HDR_LEN;
+	memset(o + 6, 0, 6);
+	return p;
+}
+
 /* Copy a received IP_PKTINFO / IPV6_PKTINFO into a cmsg for the reply. */
 static size_t reply_ctl(struct msghdr *msg, uint8_t *ctl_out)
 {
@@ -267,6 +292,11 @@ static void udp_read_cb(evutil_socket_t fd, short what, void *arg)
 				out_len = forward_udp(srv, fd, m, b->out[k], sizeof(b->out[k]));
 			if (!out_len)
 				continue;
+			enum rrl_verdict v = rrl_check(&srv->rrl, &b->from[i], srv->scratch.now_ms);
+			if (v == RRL_DROP)
+				continue;
+			if (v == RRL_SLIP)
+				out_len = slip_reply(b->out[k], out_len);
 			/* answer from the address the query was sent to */
 			b->iov_out[k] = (struct iovec){ b->out[k], out_len };
 			b->msg_out[k].msg_hdr = (struct msghdr){
@@ -491,6 +521,8 @@ static void tcp_error_cb(struct evconnlistener *l, void *arg)
 
 static void set_idle(struct dns_server *srv, const struct config *cfg)
 {
+	rrl_init(&srv->rrl, cfg->rrl_rate, cfg->rrl_slip, (uint8_t)cfg->rrl_ipv4_prefix,
+		 (uint8_t)cfg->rrl_ipv6_prefix, cfg->rrl_exempt_loopback);
 	struct config_prefix *a = calloc(cfg->n_allow ? cfg->n_allow : 1, sizeof(*a));
 
 	if (a) {
@@ -810,5 +842,7 @@ void dns_server_set_facts(struct dns_server *srv,
 
 const struct dns_stats *dns_server_stats(const struct dns_server *srv)
 {
+	((struct dns_server *)srv)->stats.rate_limited = srv->rrl.limited;
+	((struct dns_server *)srv)->stats.rate_limit_slipped = srv->rrl.slipped;
 	return &srv->stats;
 }

@@ -108,6 +108,10 @@ struct config {
 	uint32_t handover_sync_wait_ms;	/* successor: wait for sync to bind */
 	struct config_forward fwd;
 	struct config_prefix *allow;	/* clients answered; others REFUSED */
+	uint32_t rrl_rate;		/* responses/s per client prefix, 0 off */
+	uint32_t rrl_slip;
+	uint32_t rrl_ipv4_prefix, rrl_ipv6_prefix;
+	bool rrl_exempt_loopback;
 	size_t n_allow;
 };
 

@@ -54,6 +54,8 @@ struct dns_stats {
 	uint64_t tcp_timeouts;
 	uint64_t send_errors;
 	uint64_t refused_clients;	/* outside the allow list */
+	uint64_t rate_limited;		/* UDP responses limited (dropped or slipped) */
+	uint64_t rate_limit_slipped;	/* of those, sent truncated */
 };
 
 /**

@@ -181,6 +181,40 @@ q +tcp web.default.svc.mesh.local A
 check "a TCP client outside the allow list gets no answer" test "$DIG_RC" -ne 0 -o -z "$(rdata ANSWER A)"
 stop_server
 
+# --- response rate limiting (loopback not exempt here): a burst, then slip
+start_server <<EOF
+{ "listen": [@LISTEN@], "http": "off",
+  "rate_limit": {"responses_per_second": 50, "slip": 2, "exempt_loopback": false},
+  "services": [{ "name": "web", "endpoints": [{"address": "10.0.0.1"}] }] }
+EOF
+cat >"$TMP/flood.py" <<'PY'
+import socket, struct, sys, time
+port = int(sys.argv[1])
+q = b"\x03web\x07default\x03svc\x04mesh\x05local\x00\x00\x01\x00\x01"
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+for i in range(400):
+    s.sendto(struct.pack(">HHHHHH", i, 0, 1, 0, 0, 0) + q, ("127.0.0.1", port))
+s.settimeout(0.5)
+full = tc = 0
+try:
+    while True:
+        r = s.recv(4096)
+        if struct.unpack(">H", r[2:4])[0] & 0x0200: tc += 1
+        else: full += 1
+except socket.timeout:
+    pass
+print(full, tc)
+PY
+read -r full tc < <(python3 "$TMP/flood.py" "$PORT")
+note "400 queries at once: $full full answers, $tc truncated (slip), $((400 - full - tc)) dropped"
+check "rate limit: at most the burst (50, +a few refilled) gets full answers" test "$full" -ge 40 -a "$full" -le 60
+check "rate limit: about every 2nd limited response slips (TC)" test "$tc" -ge 150 -a "$tc" -le 200
+sleep 1.2
+q web.default.svc.mesh.local A
+expect_eq "$(rdata ANSWER A)" "10.0.0.1" "rate limit: answers again after the bucket refills"
+stop_server
+
 # --- privilege drop (root only)
 if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
 	start_server <<EOF

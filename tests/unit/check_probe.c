@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "meshdns/probe_sm.h"
+#include "meshdns/rrl.h"
 #include "meshdns/snapshot.h"
 #include "suites.h"
 
@@ -230,6 +231,49 @@ START_TEST(test_panic)
 }
 END_TEST
 
+START_TEST(test_rrl)
+{
+	static struct rrl r;
+	struct sockaddr_storage a, b, lo;
+	struct sockaddr_in *sa = (struct sockaddr_in *)&a, *sb = (struct sockaddr_in *)&b;
+	unsigned sent = 0, slipped = 0, dropped = 0;
+
+	memset(&a, 0, sizeof(a));
+	sa->sin_family = AF_INET;
+	inet_pton(AF_INET, "192.0.2.10", &sa->sin_addr);
+	b = a;
+	inet_pton(AF_INET, "192.0.2.99", &sb->sin_addr);	/* same /24 */
+	lo = a;
+	inet_pton(AF_INET, "127.0.0.1", &((struct sockaddr_in *)&lo)->sin_addr);
+	rrl_init(&r, 10, 2, 24, 56, true);
+	/* 100 responses in one instant: a burst of 10, then half slip */
+	for (int i = 0; i < 100; i++) {
+		enum rrl_verdict v = rrl_check(&r, i % 2 ? &a : &b, 1000);
+		sent += v == RRL_SEND;
+		slipped += v == RRL_SLIP;
+		dropped += v == RRL_DROP;
+	}
+	ck_assert_uint_eq(sent, 10);
+	ck_assert_uint_eq(slipped, 45);
+	ck_assert_uint_eq(dropped, 45);
+	ck_assert_uint_eq(r.limited, 90);
+	/* half a second later: 5 more tokens */
+	sent = 0;
+	for (int i = 0; i < 20; i++)
+		sent += rrl_check(&r, &a, 1500) == RRL_SEND;
+	ck_assert_uint_eq(sent, 5);
+	/* another prefix has its own bucket; loopback is exempt */
+	sa->sin_addr.s_addr ^= htonl(0x100);
+	ck_assert_int_eq(rrl_check(&r, &a, 1500), RRL_SEND);
+	for (int i = 0; i < 1000; i++)
+		ck_assert_int_eq(rrl_check(&r, &lo, 1500), RRL_SEND);
+	/* rate 0: off */
+	rrl_init(&r, 0, 2, 24, 56, false);
+	for (int i = 0; i < 1000; i++)
+		ck_assert_int_eq(rrl_check(&r, &b, 1000), RRL_SEND);
+}
+END_TEST
+
 Suite *probe_suite(void)
 {
 	Suite *s = suite_create("probe");
@@ -241,6 +285,7 @@ Suite *probe_suite(void)
 	tcase_add_test(tc, test_weight_header);
 	tcase_add_test(tc, test_jitter);
 	tcase_add_test(tc, test_ewma);
+	tcase_add_test(tc, test_rrl);
 	suite_add_tcase(s, tc);
 	tcase_add_checked_fixture(te, setup, NULL);
 	tcase_add_test(te, test_eligible_healthy_only);

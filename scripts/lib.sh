@@ -7,7 +7,7 @@ MESHDNS_DEB_PACKAGES=(
 	build-essential autoconf automake libtool pkg-config
 	libldns-dev libevent-dev libcurl4-openssl-dev libcjson-dev check
 	bind9-dnsutils knot-dnsutils ldnsutils python3 iproute2 procps
-	curl openssl unbound dnsmasq-base
+	curl openssl unbound dnsmasq-base valgrind
 )
 
 say() { printf '==> %s\n' "$*" >&2; }

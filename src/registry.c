@@ -36,6 +36,7 @@ struct registry {
 	struct reg_service *svcs;	/* kept sorted by (namespace, name) */
 	size_t n, cap;
 	bool dirty;
+	bool reshaped;			/* services added or removed since publish */
 	registry_dirty_cb dirty_cb;
 	void *dirty_arg;
 	registry_observer_cb observer;
@@ -255,6 +256,7 @@ int registry_set_service(struct registry *r, enum registry_source source,
 		}
 		memmove(&r->svcs[i + 1], &r->svcs[i], (r->n - i) * sizeof(*r->svcs));
 		r->n++;
+		r->reshaped = true;
 	}
 	if (found && r->svcs[i].source != source)
 		log_warn("service %s.%s is defined by the config and by Kubernetes; the last one wins",
@@ -365,6 +367,7 @@ int registry_remove_service(struct registry *r, const char *ns, const char *name
 	reg_service_deinit(&r->svcs[i]);
 	memmove(&r->svcs[i], &r->svcs[i + 1], (r->n - i - 1) * sizeof(*r->svcs));
 	r->n--;
+	r->reshaped = true;
 	mark_dirty(r);
 	return 0;
 }
@@ -431,6 +434,7 @@ int registry_publish(struct registry *r)
 	struct snap_service **list;
 	struct snapshot *s;
 	uint32_t now = (uint32_t)time(NULL);
+	uint32_t serial = now > r->serial ? now : r->serial;	/* never backwards */
 
 	if (!r->dirty)
 		return 0;
@@ -450,9 +454,17 @@ int registry_publish(struct registry *r)
 		}
 		list[i] = r->svcs[i].snap;
 	}
-	/* serial: the change's unix time, never going backwards */
-	s = snapshot_create(&r->params, list, r->n, r->generation + 1,
-			    now > r->serial ? now : r->serial);
+	/*
+	 * Same services as the current snapshot (only their contents
+	 * changed): copy its name table and swap the changed services in,
+	 * instead of hashing every service again (perf: rebuilding the table
+	 * was most of a publish at 10,000 services).
+	 */
+	if (!r->reshaped && r->current && r->current->n_services == r->n)
+		s = snapshot_update(r->current, &r->params, list, r->n, r->generation + 1,
+				    serial);
+	else
+		s = snapshot_create(&r->params, list, r->n, r->generation + 1, serial);
 	free(list);
 	if (!s)
 		return MESHDNS_ENOMEM;
@@ -461,6 +473,7 @@ int registry_publish(struct registry *r)
 	r->generation = s->generation;
 	r->serial = s->serial;
 	r->dirty = false;
+	r->reshaped = false;
 	return 0;
 }
 

@@ -37,7 +37,14 @@ static uint32_t hash_bytes(const uint8_t *p, size_t n)
 		h ^= p[i];
 		h *= 16777619u;
 	}
-	h ^= h >> 15;
+	/* FNV-1a's low bits are poor for short keys that differ at the end
+	 * ("svc-1", "svc-2"): finish with murmur3's mixer (perf: probing was
+	 * 60% of a publish at 10,000 services) */
+	h ^= h >> 16;
+	h *= 0x85ebca6bu;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35u;
+	h ^= h >> 16;
 	return h ? h : 1;
 }
 
@@ -447,6 +454,59 @@ const struct snap_service *snapshot_find_address(const struct snapshot *s, int f
 		}
 	}
 	return NULL;	/* not published yet, or gone */
+}
+
+/* The table entry whose key points into @p old must point into @p new. */
+static void repoint(struct snapshot *s, const uint8_t *key, uint8_t key_len, uint8_t kind,
+		    const struct snap_service *old, struct snap_service *new,
+		    const uint8_t *new_key)
+{
+	bool found;
+	struct snap_entry *e = entry_slot(s, key, key_len, kind, &found);
+
+	if (!found)
+		return;
+	if (kind == ENTRY_SERVICE)
+		e->svc = new;
+	if (e->key >= old->key && e->key < old->key + sizeof(old->key))
+		e->key = new_key;
+}
+
+struct snapshot *snapshot_update(const struct snapshot *prev, const struct snapshot_params *p,
+				 struct snap_service *const *services, size_t n_services,
+				 uint64_t generation, uint32_t serial)
+{
+	struct snapshot *s = malloc(sizeof(*s));
+
+	if (!s)
+		return NULL;
+	*s = *prev;
+	s->generation = generation;
+	s->serial = serial;
+	s->unsynced = p->unsynced;
+	s->rev = p->rev;
+	s->table = malloc((s->mask + 1) * sizeof(*s->table));
+	s->services = malloc((n_services ? n_services : 1) * sizeof(*s->services));
+	if (!s->table || !s->services) {
+		free(s->table);
+		free(s->services);
+		free(s);
+		return NULL;
+	}
+	memcpy(s->table, prev->table, (s->mask + 1) * sizeof(*s->table));
+	for (size_t i = 0; i < n_services; i++) {
+		struct snap_service *svc = services[i];
+		const struct snap_service *old = prev->services[i];
+		snap_service_ref(svc);
+		s->services[i] = svc;
+		if (svc == old)
+			continue;
+		repoint(s, svc->key, svc->key_len, ENTRY_SERVICE, old, svc, svc->key);
+		const uint8_t *ns = svc->key + 1 + svc->key[0];
+		repoint(s, ns, (uint8_t)(1 + ns[0]), ENTRY_NAMESPACE, old, svc, ns);
+	}
+	s->n_services = (uint32_t)n_services;
+	return s;
 }
 
 void snapshot_delete(struct snapshot *s)

@@ -217,6 +217,16 @@ struct snapshot *snapshot_create(const struct snapshot_params *p,
 				 size_t n_services, uint64_t generation,
 				 uint32_t serial);
 
+/**
+ * A snapshot with the same services as @p prev, in the same order, some of
+ * them replaced by new objects with the same names: the name table is
+ * copied and patched instead of rebuilt. Settings come from @p p.
+ * @return new snapshot or NULL (no memory)
+ */
+struct snapshot *snapshot_update(const struct snapshot *prev, const struct snapshot_params *p,
+				 struct snap_service *const *services, size_t n_services,
+				 uint64_t generation, uint32_t serial);
+
 /** Free a snapshot and its references. NULL is fine. Loop thread. */
 void snapshot_delete(struct snapshot *s);
 

@@ -548,6 +548,43 @@ START_TEST(test_publish_change)
 }
 END_TEST
 
+START_TEST(test_publish_update)
+{
+	/* the same services, new contents: the copied-and-patched table must
+	 * find them, and the namespace, after the old objects are gone */
+	struct svc_endpoint ep = { .family = AF_INET, .weight = 100, .ready = true };
+	struct svc_spec spec = { .name = "web", .namespace = "default",
+				 .endpoints = &ep, .n_endpoints = 1 };
+	char want[32];
+
+	for (int round = 1; round <= 3; round++) {
+		ep.addr[0] = 10;
+		ep.addr[3] = (uint8_t)(100 + round);
+		ck_assert_int_eq(registry_set_service(reg, REGISTRY_SOURCE_STATIC, &spec), 0);
+		ck_assert_int_eq(registry_publish(reg), 0);
+		ldns_pkt *r = ask("web.default.svc.mesh.local.", LDNS_RR_TYPE_A);
+		snprintf(want, sizeof(want), "10.0.0.%d", 100 + round);
+		ck_assert_uint_eq(ldns_pkt_ancount(r), 1);
+		ck_assert(list_has(ldns_pkt_answer(r), LDNS_RR_TYPE_A,
+				   "web.default.svc.mesh.local.", want));
+		ldns_pkt_free(r);
+		r = ask("default.svc.mesh.local.", LDNS_RR_TYPE_A);
+		expect_negative(r, LDNS_RCODE_NOERROR);
+		ldns_pkt_free(r);
+		r = ask("empty.default.svc.mesh.local.", LDNS_RR_TYPE_A);
+		expect_negative(r, LDNS_RCODE_NOERROR);
+		ldns_pkt_free(r);
+	}
+	/* health flips go the same way */
+	struct ep_health h = { .healthy = false, .probed = true, .load_pct = 100 };
+	ck_assert_int_eq(registry_set_health(reg, "default", "web", 0, AF_INET, ep.addr, &h), 0);
+	ck_assert_int_eq(registry_publish(reg), 0);
+	ldns_pkt *r = ask("web.default.svc.mesh.local.", LDNS_RR_TYPE_A);
+	expect_negative(r, LDNS_RCODE_NOERROR);
+	ldns_pkt_free(r);
+}
+END_TEST
+
 Suite *answer_suite(void)
 {
 	Suite *s = suite_create("dns_answer");
@@ -568,6 +605,7 @@ Suite *answer_suite(void)
 	tcase_add_test(tc, test_errors);
 	tcase_add_test(tc, test_garbage);
 	tcase_add_test(tc, test_publish_change);
+	tcase_add_test(tc, test_publish_update);
 	suite_add_tcase(s, tc);
 	return s;
 }

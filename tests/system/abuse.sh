@@ -96,7 +96,14 @@ PY
 rss1=$(rss_kb)
 note "garbage: RSS $rss0 kB before, $rss1 kB after"
 check_alive
-check "no memory growth from garbage (RSS +$((rss1 - rss0)) kB < 2 MB)" test $((rss1 - rss0)) -lt 2048
+if grep -q __asan_init "$MESHDNS" 2>/dev/null; then
+	# ASan keeps freed memory in quarantine and touches shadow pages:
+	# RSS says nothing there (valgrind.sh checks leaks in the plain build)
+	note "sanitizer build: the RSS bound is checked in the plain build only"
+else
+	check "no memory growth from garbage (RSS +$((rss1 - rss0)) kB < 2 MB)" \
+		test $((rss1 - rss0)) -lt 2048
+fi
 q web.default.svc.mesh.local A
 expect_eq "$(rdata ANSWER A)" "10.0.0.1" "normal queries still answered"
 finish

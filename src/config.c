@@ -289,6 +289,29 @@ bool config_prefix_match(const struct config_prefix *p, size_t n, int family,
 	return false;
 }
 
+bool config_is_listen_address(const struct config *cfg, const struct sockaddr_storage *a)
+{
+	for (size_t l = 0; l < cfg->n_listen; l++) {
+		const struct sockaddr_storage *me = &cfg->listen[l].addr;
+		if (me->ss_family != a->ss_family)
+			continue;
+		if (a->ss_family == AF_INET) {
+			const struct sockaddr_in *x = (const void *)me, *y = (const void *)a;
+			if (x->sin_port == y->sin_port &&
+			    (x->sin_addr.s_addr == y->sin_addr.s_addr ||
+			     x->sin_addr.s_addr == htonl(INADDR_ANY)))
+				return true;
+		} else {
+			const struct sockaddr_in6 *x = (const void *)me, *y = (const void *)a;
+			if (x->sin6_port == y->sin6_port &&
+			    (!memcmp(&x->sin6_addr, &y->sin6_addr, 16) ||
+			     IN6_IS_ADDR_UNSPECIFIED(&x->sin6_addr)))
+				return true;
+		}
+	}
+	return false;
+}
+
 static const char *const default_allow[] = {
 	"127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
 	"169.254.0.0/16", "::1/128", "fc00::/7", "fe80::/10",
@@ -910,31 +933,9 @@ static void parse_forward(struct ctx *c, const cJSON *root, struct config *cfg)
 			continue;
 		}
 		/* loop guard: never forward to ourselves */
-		for (size_t l = 0; l < cfg->n_listen; l++) {
-			const struct config_listen *me = &cfg->listen[l];
-			const struct config_listen *up = &f->upstreams[n];
-			if (me->addr.ss_family != up->addr.ss_family)
-				continue;
-			bool same;
-			if (me->addr.ss_family == AF_INET) {
-				const struct sockaddr_in *a = (const void *)&me->addr,
-							 *b = (const void *)&up->addr;
-				same = a->sin_port == b->sin_port &&
-				       (a->sin_addr.s_addr == b->sin_addr.s_addr ||
-					a->sin_addr.s_addr == htonl(INADDR_ANY));
-			} else {
-				const struct sockaddr_in6 *a = (const void *)&me->addr,
-							  *b = (const void *)&up->addr;
-				same = a->sin6_port == b->sin6_port &&
-				       (!memcmp(&a->sin6_addr, &b->sin6_addr, 16) ||
-					IN6_IS_ADDR_UNSPECIFIED(&a->sin6_addr));
-			}
-			if (same) {
-				bad(c, e, p, "\"%s\" is one of our own listen addresses: a forwarding loop",
-				    e->valuestring);
-				break;
-			}
-		}
+		if (config_is_listen_address(cfg, &f->upstreams[n].addr))
+			bad(c, e, p, "\"%s\" is one of our own listen addresses: a forwarding loop",
+			    e->valuestring);
 		n++;
 	}
 	f->n_upstreams = n;

@@ -91,29 +91,6 @@ static const char *node_name(const struct config *cfg, char *buf, size_t len)
 	return NULL;
 }
 
-static bool is_own_address(const struct config *cfg, const struct sockaddr_storage *a)
-{
-	for (size_t l = 0; l < cfg->n_listen; l++) {
-		const struct sockaddr_storage *me = &cfg->listen[l].addr;
-		if (me->ss_family != a->ss_family)
-			continue;
-		if (a->ss_family == AF_INET) {
-			const struct sockaddr_in *x = (const void *)me, *y = (const void *)a;
-			if (x->sin_port == y->sin_port &&
-			    (x->sin_addr.s_addr == y->sin_addr.s_addr ||
-			     x->sin_addr.s_addr == htonl(INADDR_ANY)))
-				return true;
-		} else {
-			const struct sockaddr_in6 *x = (const void *)me, *y = (const void *)a;
-			if (x->sin6_port == y->sin6_port &&
-			    (!memcmp(&x->sin6_addr, &y->sin6_addr, 16) ||
-			     IN6_IS_ADDR_UNSPECIFIED(&x->sin6_addr)))
-				return true;
-		}
-	}
-	return false;
-}
-
 /* Upstreams from the config, or from a resolv.conf minus ourselves. */
 static int setup_forwarder(struct daemon *d, const struct config *cfg)
 {
@@ -135,7 +112,7 @@ static int setup_forwarder(struct daemon *d, const struct config *cfg)
 		text[got] = '\0';
 		size_t m = fwd_parse_resolv_conf(text, all, 32);
 		for (size_t i = 0; i < m; i++) {
-			if (is_own_address(cfg, &all[i].addr)) {
+			if (config_is_listen_address(cfg, &all[i].addr)) {
 				log_warn("forward: %s in %s is this agent: skipped (no loops)",
 					 all[i].text, c->resolv_conf);
 				continue;

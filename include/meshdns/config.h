@@ -115,6 +115,12 @@ struct config {
 	size_t n_allow;
 };
 
+/**
+ * Would a query sent to @p a reach us (one of our listen addresses, or a
+ * wildcard listen on its port)? The forwarding loop guard.
+ */
+bool config_is_listen_address(const struct config *cfg, const struct sockaddr_storage *a);
+
 /** Parse "ADDR/LEN" (or a bare address). @return 0 or MESHDNS_EINVAL */
 int config_parse_prefix(const char *text, struct config_prefix *out) MESHDNS_WUR;
 

@@ -629,63 +629,24 @@ void dns_server_reconfigure(struct dns_server *srv, const struct config *cfg)
 /* ------------------------------------------------------------ handover */
 
 /*
- * Is another socket (a new meshdns) bound to the same UDP address and port?
- * /proc/net/udp{,6} lists every socket with its inode; ours are known.
+ * Is a UDP socket other than inode @p self (0: any) bound to @p ss's
+ * address and port, or, with @p wildcard, to the wildcard address on that
+ * port? /proc/net/udp{,6} lists every socket with its local address, as
+ * the kernel prints it (IPv4 as a host-order u32), and its inode.
  */
-static bool other_socket(const struct udp_sock *us)
+static bool udp_bound(const struct sockaddr_storage *ss, unsigned long self, bool wildcard)
 {
-	const char *file = us->family == AF_INET ? "/proc/net/udp" : "/proc/net/udp6";
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	struct stat st;
-	char line[512], want[64];
-	bool found = false;
-	FILE *f;
-
-	if (getsockname(us->fd, (struct sockaddr *)&ss, &sl) < 0 || fstat(us->fd, &st) < 0)
-		return false;
-	if (us->family == AF_INET) {
-		const struct sockaddr_in *sin = (const void *)&ss;
-		/* the kernel prints the address as a host-order u32 */
-		snprintf(want, sizeof(want), "%08X:%04X", sin->sin_addr.s_addr,
-			 ntohs(sin->sin_port));
-	} else {
-		const struct sockaddr_in6 *sin6 = (const void *)&ss;
-		const uint32_t *w = (const uint32_t *)&sin6->sin6_addr;
-		snprintf(want, sizeof(want), "%08X%08X%08X%08X:%04X", w[0], w[1], w[2], w[3],
-			 ntohs(sin6->sin6_port));
-	}
-	f = fopen(file, "r");
-	if (!f)
-		return false;
-	while (fgets(line, sizeof(line), f)) {
-		char local[64];
-		unsigned long inode;
-		if (sscanf(line, " %*d: %63s %*s %*x %*s %*s %*s %*d %*d %lu", local, &inode) != 2)
-			continue;
-		if (strcmp(local, want) == 0 && inode != (unsigned long)st.st_ino) {
-			found = true;
-			break;
-		}
-	}
-	fclose(f);
-	return found;
-}
-
-/* Is a UDP socket bound to ADDR:PORT of @p l (or the wildcard, same port)? */
-static bool udp_bound(const struct config_listen *l)
-{
-	const char *file = l->addr.ss_family == AF_INET ? "/proc/net/udp" : "/proc/net/udp6";
+	const char *file = ss->ss_family == AF_INET ? "/proc/net/udp" : "/proc/net/udp6";
 	char line[512], want[64], any[64];
 	bool found = false;
 	FILE *f;
 
-	if (l->addr.ss_family == AF_INET) {
-		const struct sockaddr_in *sin = (const void *)&l->addr;
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const void *)ss;
 		snprintf(want, sizeof(want), "%08X:%04X", sin->sin_addr.s_addr, ntohs(sin->sin_port));
 		snprintf(any, sizeof(any), "00000000:%04X", ntohs(sin->sin_port));
 	} else {
-		const struct sockaddr_in6 *sin6 = (const void *)&l->addr;
+		const struct sockaddr_in6 *sin6 = (const void *)ss;
 		const uint32_t *w = (const uint32_t *)&sin6->sin6_addr;
 		snprintf(want, sizeof(want), "%08X%08X%08X%08X:%04X", w[0], w[1], w[2], w[3],
 			 ntohs(sin6->sin6_port));
@@ -696,8 +657,11 @@ static bool udp_bound(const struct config_listen *l)
 		return false;
 	while (!found && fgets(line, sizeof(line), f)) {
 		char local[64];
-		if (sscanf(line, " %*d: %63s", local) == 1)
-			found = strcmp(local, want) == 0 || strcmp(local, any) == 0;
+		unsigned long inode;
+		if (sscanf(line, " %*d: %63s %*s %*x %*s %*s %*s %*d %*d %lu", local, &inode) != 2)
+			continue;
+		found = inode != self &&
+			(strcmp(local, want) == 0 || (wildcard && strcmp(local, any) == 0));
 	}
 	fclose(f);
 	return found;
@@ -706,10 +670,22 @@ static bool udp_bound(const struct config_listen *l)
 bool dns_server_addresses_in_use(const struct config *cfg)
 {
 	for (size_t i = 0; i < cfg->n_listen; i++) {
-		if (udp_bound(&cfg->listen[i]))
+		if (udp_bound(&cfg->listen[i].addr, 0, true))
 			return true;
 	}
 	return false;
+}
+
+/* Has another socket (a new meshdns) bound our UDP address and port? */
+static bool other_socket(const struct udp_sock *us)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	struct stat st;
+
+	if (getsockname(us->fd, (struct sockaddr *)&ss, &sl) < 0 || fstat(us->fd, &st) < 0)
+		return false;
+	return udp_bound(&ss, (unsigned long)st.st_ino, false);
 }
 
 bool dns_server_successor_ready(const struct dns_server *srv)

@@ -1046,7 +1046,8 @@ static void parse_root(struct ctx *c, const cJSON *root, struct config *cfg)
 		"services", "probe_max_in_flight", "probe_idle_s", "probe_mode",
 		"node", "zone_preference", "zone_min_share_pct", "max_answers",
 		"kubernetes", "http", "user", "log_format", "shutdown_grace_ms",
-		"forward", "cache", "handover_sync_wait_ms", "allow", "rate_limit", NULL
+		"forward", "cache", "handover_sync_wait_ms", "allow", "rate_limit",
+		"threads", NULL
 	};
 	uint32_t v;
 	const char *s;
@@ -1128,6 +1129,7 @@ static void parse_root(struct ctx *c, const cJSON *root, struct config *cfg)
 	else if (s && strcmp(s, "text") != 0)
 		bad(c, member(root, "log_format"), "log_format", "\"%s\" is not text or json", s);
 	get_uint(c, root, "", "shutdown_grace_ms", 0, 60000, &cfg->shutdown_grace_ms);
+	get_uint(c, root, "", "threads", 1, CONFIG_MAX_THREADS, &cfg->threads);
 	get_uint(c, root, "", "handover_sync_wait_ms", 0, 600000, &cfg->handover_sync_wait_ms);
 	get_bool(c, root, "", "zone_preference", &cfg->zone_preference);
 	get_uint(c, root, "", "zone_min_share_pct", 0, 100, &cfg->zone_min_share_pct);
@@ -1175,6 +1177,7 @@ static struct config *config_defaults(const char *path)
 	cfg->fwd.serve_stale = true;
 	cfg->fwd.stale_s = 3600;
 	cfg->shutdown_grace_ms = CONFIG_DEFAULT_GRACE_MS;
+	cfg->threads = 1;
 	cfg->handover_sync_wait_ms = 15000;
 	cfg->rrl_rate = 5000;
 	cfg->rrl_slip = 2;

@@ -197,8 +197,11 @@ static void reload(struct daemon *d)
 	if (strcmp(cfg->domain, d->cfg->domain) != 0 || cfg->ttl_s != d->cfg->ttl_s ||
 	    cfg->negative_ttl_s != d->cfg->negative_ttl_s ||
 	    cfg->edns_buffer_size != d->cfg->edns_buffer_size ||
-	    !listen_equal(cfg, d->cfg))
-		log_warn("reload: listen, domain, ttl and edns settings need a restart; kept the running ones");
+	    !listen_equal(cfg, d->cfg) ||
+	    (cfg->threads != d->cfg->threads && !d->cfg->threads_cli))
+		log_warn("reload: listen, domain, ttl, edns and threads settings need a restart; kept the running ones");
+	cfg->threads = d->cfg->threads;
+	cfg->threads_cli = d->cfg->threads_cli;
 	struct snap_policy pol;
 	policy_from(cfg, &pol);
 	if (registry_set_policy(d->reg, &pol) < 0 || load_services(d, cfg) < 0) {

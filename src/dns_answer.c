@@ -335,8 +335,8 @@ static void add_answers(struct reply *r, uint16_t qtype)
 
 	/* on_demand probing: tell the prober this service is in use. The
 	 * check first keeps the cache line shared when nothing changes. */
-	if (svc && svc->live && !svc->live->queried)
-		svc->live->queried = 1;
+	if (svc && svc->live && !__atomic_load_n(&svc->live->queried, __ATOMIC_RELAXED))
+		__atomic_store_n(&svc->live->queried, 1, __ATOMIC_RELAXED);
 
 	switch (r->m.kind) {
 	case SNAP_KIND_APEX:
@@ -540,6 +540,11 @@ static size_t outside(const struct snapshot *snap, const struct dns_query *q, bo
 
 	if (q->qtype == DNS_TYPE_PTR && (family = reverse_addr(q, addr))) {
 		uint32_t ep;
+		if (sc->worker) {
+			/* the reverse map is the registry's, not the snapshot's */
+			info->defer = true;
+			return 0;
+		}
 		const struct snap_service *svc = snapshot_find_address(snap, family, addr, &ep);
 		if (svc)
 			return ptr_reply(snap, q, svc, ep, tcp, out, cap, info);
@@ -553,6 +558,7 @@ static size_t outside(const struct snapshot *snap, const struct dns_query *q, bo
 		return n;
 	}
 	info->forward = true;
+	info->defer = sc->worker;
 	return 0;
 }
 
@@ -594,11 +600,15 @@ size_t dns_answer(const struct snapshot *snap, const uint8_t *pkt, size_t len,
 	r.q = &q;
 	r.scratch = scratch;
 	snapshot_lookup(snap, &q, &r.m);
+	if (r.m.kind == SNAP_KIND_STATUS && scratch->worker) {
+		info->defer = true;	/* facts are the prober's */
+		return 0;
+	}
 	if (r.m.kind == SNAP_KIND_OUTSIDE) {
 		size_t n = outside(snap, &q, tcp, out, out_cap, scratch, info);
 		if (info->forward)
 			scratch->q = q;
-		if (n || info->forward)
+		if (n || info->forward || info->defer)
 			return n;
 		return error_reply(snap, &q, DNS_RCODE_REFUSED, out, out_cap, info);
 	}

@@ -26,6 +26,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/random.h>
 
 #include "meshdns/clock.h"
@@ -60,7 +66,8 @@ struct udp_sock {
 	struct dns_server *srv;
 	int fd;
 	int family;
-	struct event *ev;
+	unsigned owner;			/* 0: the loop thread; else worker owner-1 */
+	struct event *ev;		/* loop thread's sockets only */
 };
 
 struct tcp_conn {
@@ -69,6 +76,52 @@ struct tcp_conn {
 	uint64_t id;			/* for answers that come later (forwarding) */
 	bool closing;			/* shutting down: close when written */
 	struct tcp_conn *prev, *next;
+};
+
+/* What one thread that answers UDP owns; nothing in it is shared. */
+struct udp_ctx {
+	struct dns_server *srv;
+	struct worker *w;		/* NULL: the loop thread */
+	struct dns_stats stats;		/* written by its thread only */
+	struct dns_answer_scratch scratch;
+	struct rrl rrl;
+	bool deferred;			/* this batch handed queries over */
+	struct udp_batch batch;
+};
+
+/*
+ * A query a worker hands to the loop thread (forwarding, cache, PTR,
+ * _status): the datagram as received, answered later from the same
+ * socket. One single-producer single-consumer ring per worker.
+ */
+#define RING_SLOTS		256
+struct defer_slot {
+	int fd;
+	uint16_t len;
+	socklen_t namelen;
+	socklen_t ctl_len;
+	struct sockaddr_storage from;
+	uint8_t ctl[CTL_LEN] __attribute__((aligned(8)));
+	uint8_t in[UDP_IN_MAX];
+};
+
+#define QS_OFFLINE		UINT64_MAX
+
+struct worker {
+	struct udp_ctx cx;
+	pthread_t tid;
+	bool started;
+	int epfd;
+	int stop_fd;			/* eventfd: stop */
+	uint64_t qs;			/* epoch seen, or QS_OFFLINE (idle) */
+	uint32_t head;			/* ring: the loop thread consumes here */
+	uint32_t tail;			/* the worker produces here */
+	struct defer_slot ring[RING_SLOTS];
+};
+
+struct retired {
+	struct snapshot *snap;
+	uint64_t epoch;
 };
 
 struct dns_server {
@@ -82,18 +135,31 @@ struct dns_server {
 	uint32_t n_conns;
 	uint64_t next_conn_id;
 	struct forwarder *fwd;
+	bool forwarding;		/* read by workers */
 	uint32_t max_conns;
 	uint16_t edns_size;
 	struct config_prefix *allow;
 	size_t n_allow;
 	struct timeval idle;
-	struct dns_stats stats;
-	struct dns_answer_scratch scratch;
-	struct udp_batch batch;
-	struct rrl rrl;
+	struct udp_ctx main;		/* the loop thread's: UDP, TCP, deferred */
+	struct dns_stats total;		/* dns_server_stats() sums here */
+	/* worker threads (threads > 1) */
+	struct worker **workers;
+	unsigned n_workers;
+	uint64_t epoch;			/* snapshot retirements so far */
+	int notify_fd;			/* eventfd: a ring has queries */
+	int notify_pending;
+	struct event *notify_ev;
+	struct retired *retired;
+	size_t n_retired, cap_retired;
+	struct event *reclaim_ev;
 	uint8_t in[DNS_MAX_MSG];
 	uint8_t out[DNS_MAX_MSG];
 };
+
+/* One writer per counter (the thread that owns it); /metrics reads them
+ * from the loop thread. Plain add, atomic store: no locked instruction. */
+#define STAT_ADD(c, n)	__atomic_store_n(&(c), (c) + (uint64_t)(n), __ATOMIC_RELAXED)
 
 const uint32_t dns_lat_bounds_us[DNS_LAT_BUCKETS] = {
 	5, 10, 25, 50, 100, 250, 500, 1000, 5000, 25000,
@@ -119,19 +185,14 @@ static bool allowed(const struct dns_server *srv, const struct sockaddr_storage 
 }
 
 /* @p n answers took @p ns each (a batch shares one clock read). */
-static void count_latency_n(struct dns_server *srv, uint64_t ns, unsigned n)
+static void count_latency_n(struct dns_stats *st, uint64_t ns, unsigned n)
 {
 	unsigned b = 0;
 
 	while (b < DNS_LAT_BUCKETS && ns > (uint64_t)dns_lat_bounds_us[b] * 1000u)
 		b++;
-	srv->stats.lat[b] += n;
-	srv->stats.lat_sum_ns += ns * n;
-}
-
-static void count_latency(struct dns_server *srv, uint64_t t0)
-{
-	count_latency_n(srv, now_ns() - t0, 1);
+	STAT_ADD(st->lat[b], n);
+	STAT_ADD(st->lat_sum_ns, ns * n);
 }
 
 static enum dns_stat_qtype stat_qtype(uint16_t t)
@@ -149,19 +210,19 @@ static enum dns_stat_qtype stat_qtype(uint16_t t)
 	}
 }
 
-static void count_reply(struct dns_server *srv, const struct dns_answer_info *info)
+static void count_reply(struct dns_stats *st, const struct dns_answer_info *info)
 {
 	if (info->parse == DNS_PARSE_OK || info->qtype)
-		srv->stats.qtype[stat_qtype(info->qtype)]++;
+		STAT_ADD(st->qtype[stat_qtype(info->qtype)], 1);
 	if (!info->answered) {
-		srv->stats.dropped++;
+		STAT_ADD(st->dropped, 1);
 		return;
 	}
-	srv->stats.rcode[info->rcode < 23 ? info->rcode : 23]++;
+	STAT_ADD(st->rcode[info->rcode < 23 ? info->rcode : 23], 1);
 	if (info->parse == DNS_PARSE_FORMERR)
-		srv->stats.formerr++;
+		STAT_ADD(st->formerr, 1);
 	if (info->truncated)
-		srv->stats.truncated++;
+		STAT_ADD(st->truncated, 1);
 }
 
 static void log_bad(const struct dns_answer_info *info, const char *proto,
@@ -232,12 +293,13 @@ static size_t reply_ctl(struct msghdr *msg, uint8_t *ctl_out)
 }
 
 /* @return the length of a cache hit written to @p out (0: answered later) */
-static size_t forward_udp(struct dns_server *srv, int fd, struct mmsghdr *m, uint8_t *out,
+static size_t forward_udp(struct udp_ctx *cx, int fd, struct mmsghdr *m, uint8_t *out,
 			  size_t cap)
 {
+	struct dns_server *srv = cx->srv;
 	struct fwd_reply_to to = { .tcp = false, .fd = fd,
 				   .addr_len = m->msg_hdr.msg_namelen };
-	const struct dns_query *q = &srv->scratch.q;
+	const struct dns_query *q = &cx->scratch.q;
 	size_t limit = q->edns ? (q->udp_size < srv->edns_size ? q->udp_size : srv->edns_size)
 			       : DNS_MIN_UDP;
 
@@ -249,7 +311,129 @@ static size_t forward_udp(struct dns_server *srv, int fd, struct mmsghdr *m, uin
 			memcpy(to.ctl, c, to.ctl_len);
 		}
 	}
-	return forwarder_query(srv->fwd, q, &to, limit, srv->scratch.now_ms, out, cap);
+	return forwarder_query(srv->fwd, q, &to, limit, cx->scratch.now_ms, out, cap);
+}
+
+/* A worker hands a datagram to the loop thread; a full ring drops it
+ * (the client retries, as after any loss). */
+static void defer_query(struct worker *w, int fd, const struct mmsghdr *m)
+{
+	uint32_t tail = w->tail;
+
+	if (tail - __atomic_load_n(&w->head, __ATOMIC_ACQUIRE) >= RING_SLOTS) {
+		STAT_ADD(w->cx.stats.queries_udp, 1);
+		STAT_ADD(w->cx.stats.dropped, 1);
+		return;
+	}
+	struct defer_slot *d = &w->ring[tail % RING_SLOTS];
+	d->fd = fd;
+	d->len = (uint16_t)m->msg_len;
+	memcpy(d->in, m->msg_hdr.msg_iov->iov_base, m->msg_len);
+	d->namelen = m->msg_hdr.msg_namelen;
+	memcpy(&d->from, m->msg_hdr.msg_name, d->namelen);
+	d->ctl_len = m->msg_hdr.msg_controllen <= CTL_LEN ? (socklen_t)m->msg_hdr.msg_controllen : 0;
+	memcpy(d->ctl, m->msg_hdr.msg_control, d->ctl_len);
+	__atomic_store_n(&w->tail, tail + 1, __ATOMIC_RELEASE);
+	w->cx.deferred = true;
+}
+
+/*
+ * Answer @p got datagrams (in[i] came to socket fd[i]) and send the
+ * answers with sendmmsg(), one call per run of the same socket. A worker
+ * hands what only the loop thread can answer over instead.
+ */
+static void udp_answer(struct udp_ctx *cx, struct mmsghdr *in, const int *fd, int got)
+{
+	struct dns_server *srv = cx->srv;
+	struct udp_batch *b = &cx->batch;
+	const struct snapshot *snap = registry_snapshot(srv->reg);
+	int out_fd[UDP_BATCH];
+	int k = 0;
+
+	if (cx->w)
+		cx->scratch.forwarding = __atomic_load_n(&srv->forwarding, __ATOMIC_RELAXED);
+	cx->scratch.now_ms = clock_now_ms();
+	uint64_t t0 = now_ns();
+	for (int i = 0; i < got; i++) {
+		struct mmsghdr *m = &in[i];
+		struct sockaddr_storage *from = m->msg_hdr.msg_name;
+		struct dns_answer_info info;
+		if (m->msg_hdr.msg_flags & MSG_TRUNC) {
+			STAT_ADD(cx->stats.queries_udp, 1);
+			STAT_ADD(cx->stats.dropped, 1);	/* bigger than any query */
+			continue;
+		}
+		cx->scratch.refuse = !allowed(srv, from);
+		size_t out_len = dns_answer(snap, m->msg_hdr.msg_iov->iov_base, m->msg_len,
+					    false, b->out[k], sizeof(b->out[k]),
+					    &cx->scratch, &info);
+		if (info.defer) {
+			defer_query(cx->w, fd[i], m);
+			continue;
+		}
+		STAT_ADD(cx->stats.queries_udp, 1);
+		STAT_ADD(cx->stats.refused_clients, cx->scratch.refuse);
+		count_reply(&cx->stats, &info);
+		log_bad(&info, "udp", (struct sockaddr *)from);
+		if (info.forward && srv->fwd)
+			out_len = forward_udp(cx, fd[i], m, b->out[k], sizeof(b->out[k]));
+		if (!out_len)
+			continue;
+		enum rrl_verdict v = rrl_check(&cx->rrl, from, cx->scratch.now_ms);
+		if (v == RRL_DROP)
+			continue;
+		if (v == RRL_SLIP)
+			out_len = slip_reply(b->out[k], out_len);
+		/* answer from the address the query was sent to */
+		b->iov_out[k] = (struct iovec){ b->out[k], out_len };
+		b->msg_out[k].msg_hdr = (struct msghdr){
+			.msg_name = from, .msg_namelen = m->msg_hdr.msg_namelen,
+			.msg_iov = &b->iov_out[k], .msg_iovlen = 1,
+		};
+		size_t cl = reply_ctl(&m->msg_hdr, b->ctl_out[k]);
+		if (cl) {
+			b->msg_out[k].msg_hdr.msg_control = b->ctl_out[k];
+			b->msg_out[k].msg_hdr.msg_controllen = cl;
+		}
+		out_fd[k++] = fd[i];
+	}
+	for (int sent = 0; sent < k;) {
+		int run = 1;
+		while (sent + run < k && out_fd[sent + run] == out_fd[sent])
+			run++;
+		int r = sendmmsg(out_fd[sent], b->msg_out + sent, (unsigned)run, 0);
+		if (r <= 0) {
+			/* a full socket buffer: these answers are lost, as a
+			 * router would drop them; clients retry */
+			STAT_ADD(cx->stats.send_errors, run);
+			r = run;
+		}
+		sent += r;
+	}
+	if (k)
+		count_latency_n(&cx->stats, now_ns() - t0, (unsigned)k);
+}
+
+/* One recvmmsg() on @p fd, answered. @return datagrams read */
+static int udp_recv(struct udp_ctx *cx, int fd)
+{
+	struct udp_batch *b = &cx->batch;
+	int fds[UDP_BATCH];
+
+	for (int i = 0; i < UDP_BATCH; i++) {
+		b->iov_in[i] = (struct iovec){ b->in[i], sizeof(b->in[i]) };
+		b->msg_in[i].msg_hdr = (struct msghdr){
+			.msg_name = &b->from[i], .msg_namelen = sizeof(b->from[i]),
+			.msg_iov = &b->iov_in[i], .msg_iovlen = 1,
+			.msg_control = b->ctl_in[i], .msg_controllen = CTL_LEN,
+		};
+		fds[i] = fd;
+	}
+	int got = recvmmsg(fd, b->msg_in, UDP_BATCH, MSG_DONTWAIT, NULL);
+	if (got <= 0)
+		return 0;	/* EAGAIN, or an ICMP error queued on the socket */
+	udp_answer(cx, b->msg_in, fds, got);
+	return got;
 }
 
 /*
@@ -260,76 +444,231 @@ static size_t forward_udp(struct dns_server *srv, int fd, struct mmsghdr *m, uin
 static void udp_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct udp_sock *us = arg;
-	struct dns_server *srv = us->srv;
-	struct udp_batch *b = &srv->batch;
 
 	for (int round = 0; round < UDP_ROUNDS; round++) {
-		for (int i = 0; i < UDP_BATCH; i++) {
-			b->iov_in[i] = (struct iovec){ b->in[i], sizeof(b->in[i]) };
-			b->msg_in[i].msg_hdr = (struct msghdr){
-				.msg_name = &b->from[i], .msg_namelen = sizeof(b->from[i]),
-				.msg_iov = &b->iov_in[i], .msg_iovlen = 1,
-				.msg_control = b->ctl_in[i], .msg_controllen = CTL_LEN,
-			};
-		}
-		int got = recvmmsg(fd, b->msg_in, UDP_BATCH, MSG_DONTWAIT, NULL);
-		if (got <= 0)
-			return;	/* EAGAIN, or an ICMP error queued on the socket */
-		srv->scratch.now_ms = clock_now_ms();
-		uint64_t t0 = now_ns();
-		int k = 0;
-		for (int i = 0; i < got; i++) {
-			struct mmsghdr *m = &b->msg_in[i];
-			struct dns_answer_info info;
-			srv->stats.queries_udp++;
-			if (m->msg_hdr.msg_flags & MSG_TRUNC) {
-				srv->stats.dropped++;	/* bigger than any query */
-				continue;
-			}
-			srv->scratch.refuse = !allowed(srv, &b->from[i]);
-			srv->stats.refused_clients += srv->scratch.refuse;
-			size_t out_len = dns_answer(registry_snapshot(srv->reg), b->in[i], m->msg_len,
-						    false, b->out[k], sizeof(b->out[k]),
-						    &srv->scratch, &info);
-			count_reply(srv, &info);
-			log_bad(&info, "udp", (struct sockaddr *)&b->from[i]);
-			if (info.forward && srv->fwd)
-				out_len = forward_udp(srv, fd, m, b->out[k], sizeof(b->out[k]));
-			if (!out_len)
-				continue;
-			enum rrl_verdict v = rrl_check(&srv->rrl, &b->from[i], srv->scratch.now_ms);
-			if (v == RRL_DROP)
-				continue;
-			if (v == RRL_SLIP)
-				out_len = slip_reply(b->out[k], out_len);
-			/* answer from the address the query was sent to */
-			b->iov_out[k] = (struct iovec){ b->out[k], out_len };
-			b->msg_out[k].msg_hdr = (struct msghdr){
-				.msg_name = &b->from[i], .msg_namelen = m->msg_hdr.msg_namelen,
-				.msg_iov = &b->iov_out[k], .msg_iovlen = 1,
-			};
-			size_t cl = reply_ctl(&m->msg_hdr, b->ctl_out[k]);
-			if (cl) {
-				b->msg_out[k].msg_hdr.msg_control = b->ctl_out[k];
-				b->msg_out[k].msg_hdr.msg_controllen = cl;
-			}
-			k++;
-		}
-		for (int sent = 0; sent < k;) {
-			int r = sendmmsg(fd, b->msg_out + sent, (unsigned)(k - sent), 0);
-			if (r <= 0) {
-				/* a full socket buffer: these answers are lost, as a
-				 * router would drop them; clients retry */
-				srv->stats.send_errors += (uint64_t)(k - sent);
-				break;
-			}
-			sent += r;
-		}
-		if (k)
-			count_latency_n(srv, now_ns() - t0, (unsigned)k);
+		if (udp_recv(&us->srv->main, fd) < UDP_BATCH)
+			return;
+	}
+}
+
+/* ------------------------------------------------------------ workers */
+
+/*
+ * With threads > 1, each worker has its own UDP socket per listen address
+ * (one SO_REUSEPORT group per address: the kernel spreads clients over
+ * them) and its own epoll loop, and answers mesh names from the current
+ * snapshot with no lock and no allocation. Forwarding, the cache, PTR and
+ * _status need the loop thread's state: those datagrams go to it through
+ * the worker's ring, with one eventfd wakeup per batch at most. TCP stays
+ * on the loop thread.
+ *
+ * Snapshot reclamation (quiescent-state based): each publish bumps
+ * srv->epoch and retires the old snapshot with the new epoch. A worker
+ * stores the epoch it has seen (qs) before it loads the snapshot for a
+ * batch, and QS_OFFLINE while it sleeps in epoll_wait(), when it holds
+ * none. A retired snapshot is deleted once every worker is offline or has
+ * seen its epoch. All of these are seq_cst, so a worker that saw epoch e
+ * also sees the snapshot published before e.
+ */
+static void notify_loop(struct udp_ctx *cx)
+{
+	struct dns_server *srv = cx->srv;
+	uint64_t one = 1;
+
+	cx->deferred = false;
+	if (!__atomic_exchange_n(&srv->notify_pending, 1, __ATOMIC_SEQ_CST) &&
+	    write(srv->notify_fd, &one, sizeof(one)) < 0)
+		log_debug("workers: notify: %s", strerror(errno));
+}
+
+static void worker_read(struct worker *w, int fd)
+{
+	for (int round = 0; round < UDP_ROUNDS; round++) {
+		int got = udp_recv(&w->cx, fd);
+		if (w->cx.deferred)
+			notify_loop(&w->cx);
 		if (got < UDP_BATCH)
 			return;
 	}
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct dns_server *srv = w->cx.srv;
+	struct epoll_event ev[16];
+
+	for (;;) {
+		__atomic_store_n(&w->qs, QS_OFFLINE, __ATOMIC_SEQ_CST);
+		int n = epoll_wait(w->epfd, ev, 16, -1);
+		__atomic_store_n(&w->qs, __atomic_load_n(&srv->epoch, __ATOMIC_SEQ_CST),
+				 __ATOMIC_SEQ_CST);
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			log_err("worker: epoll_wait: %s", strerror(errno));
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			if (ev[i].data.fd == w->stop_fd)
+				goto out;
+			worker_read(w, ev[i].data.fd);
+		}
+	}
+out:
+	__atomic_store_n(&w->qs, QS_OFFLINE, __ATOMIC_SEQ_CST);
+	return NULL;
+}
+
+/* The loop thread answers what the workers handed over. */
+static void drain_rings(struct dns_server *srv)
+{
+	struct mmsghdr in[UDP_BATCH];
+	struct iovec iov[UDP_BATCH];
+	int fd[UDP_BATCH];
+
+	for (unsigned wi = 0; wi < srv->n_workers; wi++) {
+		struct worker *w = srv->workers[wi];
+		for (;;) {
+			uint32_t head = w->head;
+			uint32_t n = __atomic_load_n(&w->tail, __ATOMIC_ACQUIRE) - head;
+			if (n == 0)
+				break;
+			if (n > UDP_BATCH)
+				n = UDP_BATCH;
+			for (uint32_t i = 0; i < n; i++) {
+				struct defer_slot *d = &w->ring[(head + i) % RING_SLOTS];
+				iov[i] = (struct iovec){ d->in, d->len };
+				in[i].msg_hdr = (struct msghdr){
+					.msg_name = &d->from, .msg_namelen = d->namelen,
+					.msg_iov = &iov[i], .msg_iovlen = 1,
+					.msg_control = d->ctl_len ? d->ctl : NULL,
+					.msg_controllen = d->ctl_len,
+				};
+				in[i].msg_len = d->len;
+				fd[i] = d->fd;
+			}
+			udp_answer(&srv->main, in, fd, (int)n);
+			__atomic_store_n(&w->head, head + n, __ATOMIC_RELEASE);
+		}
+	}
+}
+
+static void notify_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct dns_server *srv = arg;
+	uint64_t v;
+
+	if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		log_debug("workers: eventfd: %s", strerror(errno));
+	/* cleared before draining: a query queued after this wakes us again */
+	__atomic_store_n(&srv->notify_pending, 0, __ATOMIC_SEQ_CST);
+	drain_rings(srv);
+}
+
+/* Delete the retired snapshots no worker can be reading any more. */
+static void reclaim(struct dns_server *srv)
+{
+	uint64_t seen = UINT64_MAX;	/* the oldest epoch a worker may hold */
+	size_t keep = 0;
+
+	for (unsigned i = 0; i < srv->n_workers; i++) {
+		uint64_t qs = __atomic_load_n(&srv->workers[i]->qs, __ATOMIC_SEQ_CST);
+		if (qs < seen)
+			seen = qs;
+	}
+	for (size_t i = 0; i < srv->n_retired; i++) {
+		if (srv->retired[i].epoch <= seen)
+			snapshot_delete(srv->retired[i].snap);
+		else
+			srv->retired[keep++] = srv->retired[i];
+	}
+	srv->n_retired = keep;
+	if (keep && !evtimer_pending(srv->reclaim_ev, NULL)) {
+		struct timeval tv = { 0, 1000 };
+		evtimer_add(srv->reclaim_ev, &tv);
+	}
+}
+
+static void reclaim_cb(evutil_socket_t fd, short what, void *arg)
+{
+	reclaim(arg);
+}
+
+static void retire_cb(void *arg, struct snapshot *old)
+{
+	struct dns_server *srv = arg;
+	uint64_t e = __atomic_add_fetch(&srv->epoch, 1, __ATOMIC_SEQ_CST);
+
+	if (srv->n_retired == srv->cap_retired) {
+		size_t cap = srv->cap_retired ? 2 * srv->cap_retired : 16;
+		struct retired *r = realloc(srv->retired, cap * sizeof(*r));
+		if (!r) {
+			/* no room to wait: wait here until no worker holds it */
+			for (;;) {
+				bool held = false;
+				for (unsigned i = 0; i < srv->n_workers; i++)
+					held |= __atomic_load_n(&srv->workers[i]->qs,
+								__ATOMIC_SEQ_CST) < e;
+				if (!held)
+					break;
+				sched_yield();
+			}
+			snapshot_delete(old);
+			return;
+		}
+		srv->retired = r;
+		srv->cap_retired = cap;
+	}
+	srv->retired[srv->n_retired++] = (struct retired){ old, e };
+	reclaim(srv);
+}
+
+static void workers_stop(struct dns_server *srv)
+{
+	uint64_t one = 1;
+
+	for (unsigned i = 0; i < srv->n_workers; i++) {
+		struct worker *w = srv->workers[i];
+		if (!w->started)
+			continue;
+		if (write(w->stop_fd, &one, sizeof(one)) < 0)
+			log_err("worker: stop: %s", strerror(errno));
+		pthread_join(w->tid, NULL);
+		w->started = false;
+		uint64_t v;	/* reset, for the next start */
+		if (read(w->stop_fd, &v, sizeof(v)) < 0)
+			log_err("worker: stop: %s", strerror(errno));
+	}
+	if (srv->n_workers)
+		drain_rings(srv);
+}
+
+static int workers_start(struct dns_server *srv)
+{
+	sigset_t all, old;
+
+	/* signals are the loop thread's (libevent) */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	for (unsigned i = 0; i < srv->n_workers; i++) {
+		struct worker *w = srv->workers[i];
+		int r = pthread_create(&w->tid, NULL, worker_main, w);
+		if (r) {
+			log_err("cannot start worker thread %u: %s", i, strerror(r));
+			break;
+		}
+		w->started = true;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	for (unsigned i = 0; i < srv->n_workers; i++) {
+		if (!srv->workers[i]->started) {
+			workers_stop(srv);
+			return -1;
+		}
+	}
+	return 0;
 }
 
 static int set_pktinfo(int fd, int family, const struct sockaddr_storage *ss)
@@ -416,27 +755,27 @@ static void tcp_read_cb(struct bufferevent *bev, void *arg)
 			break;
 		evbuffer_drain(in, 2);
 		evbuffer_remove(in, srv->in, len);
-		srv->scratch.now_ms = clock_now_ms();
-		srv->scratch.refuse = false;	/* checked at accept */
+		srv->main.scratch.now_ms = clock_now_ms();
+		srv->main.scratch.refuse = false;	/* checked at accept */
 		uint64_t t0 = now_ns();
-		srv->stats.queries_tcp++;
+		srv->main.stats.queries_tcp++;
 		size_t out_len = dns_answer(registry_snapshot(srv->reg), srv->in, len,
 					    true, srv->out, sizeof(srv->out),
-					    &srv->scratch, &info);
-		count_reply(srv, &info);
+					    &srv->main.scratch, &info);
+		count_reply(&srv->main.stats, &info);
 		if (getpeername(bufferevent_getfd(bev), (struct sockaddr *)&peer, &pl) == 0)
 			log_bad(&info, "tcp", (struct sockaddr *)&peer);
 		if (info.forward && srv->fwd) {
 			struct fwd_reply_to to = { .tcp = true, .conn_id = c->id };
-			out_len = forwarder_query(srv->fwd, &srv->scratch.q, &to, DNS_MAX_MSG,
-						  srv->scratch.now_ms, srv->out, sizeof(srv->out));
+			out_len = forwarder_query(srv->fwd, &srv->main.scratch.q, &to, DNS_MAX_MSG,
+						  srv->main.scratch.now_ms, srv->out, sizeof(srv->out));
 		}
 		if (!out_len)
 			continue;
 		uint8_t hdr[2] = { (uint8_t)(out_len >> 8), (uint8_t)out_len };
 		evbuffer_add(out, hdr, 2);
 		evbuffer_add(out, srv->out, out_len);
-		count_latency(srv, t0);
+		count_latency_n(&srv->main.stats, now_ns() - t0, 1);
 		if (evbuffer_get_length(out) > TCP_OUT_HIGH) {
 			/* The client is not reading: stop reading from it. */
 			bufferevent_disable(bev, EV_READ);
@@ -466,7 +805,7 @@ static void tcp_event_cb(struct bufferevent *bev, short what, void *arg)
 	struct tcp_conn *c = arg;
 
 	if (what & BEV_EVENT_TIMEOUT)
-		c->srv->stats.tcp_timeouts++;
+		c->srv->main.stats.tcp_timeouts++;
 	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
 		conn_free(c);
 }
@@ -481,12 +820,12 @@ static void tcp_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	memset(&ss, 0, sizeof(ss));
 	memcpy(&ss, addr, (size_t)socklen < sizeof(ss) ? (size_t)socklen : sizeof(ss));
 	if (!allowed(srv, &ss)) {
-		srv->stats.refused_clients++;
+		srv->main.stats.refused_clients++;
 		close(fd);	/* not a client we serve */
 		return;
 	}
 	if (srv->n_conns >= srv->max_conns) {
-		srv->stats.tcp_rejected++;
+		srv->main.stats.tcp_rejected++;
 		log_debug("tcp: %u connections open, closing a new one", srv->n_conns);
 		close(fd);
 		return;
@@ -509,7 +848,7 @@ static void tcp_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 		srv->conns->prev = c;
 	srv->conns = c;
 	srv->n_conns++;
-	srv->stats.tcp_accepted++;
+	srv->main.stats.tcp_accepted++;
 	bufferevent_setcb(c->bev, tcp_read_cb, tcp_write_cb, tcp_event_cb, c);
 	bufferevent_setwatermark(c->bev, EV_READ, 2, DNS_MAX_MSG + 2);
 	bufferevent_set_timeouts(c->bev, &srv->idle, &srv->idle);
@@ -524,10 +863,24 @@ static void tcp_error_cb(struct evconnlistener *l, void *arg)
 
 /* ------------------------------------------------------------ lifecycle */
 
+static void set_rrl(struct rrl *rrl, const struct config *cfg, unsigned threads)
+{
+	/* SO_REUSEPORT spreads a client's ports over the threads: each
+	 * limits its share */
+	uint32_t rate = cfg->rrl_rate;
+
+	if (rate && threads > 1)
+		rate = rate / threads ? rate / threads : 1;
+	rrl_init(rrl, rate, cfg->rrl_slip, (uint8_t)cfg->rrl_ipv4_prefix,
+		 (uint8_t)cfg->rrl_ipv6_prefix, cfg->rrl_exempt_loopback);
+}
+
+/* Settings that a reload may change; workers are stopped meanwhile. */
 static void set_idle(struct dns_server *srv, const struct config *cfg)
 {
-	rrl_init(&srv->rrl, cfg->rrl_rate, cfg->rrl_slip, (uint8_t)cfg->rrl_ipv4_prefix,
-		 (uint8_t)cfg->rrl_ipv6_prefix, cfg->rrl_exempt_loopback);
+	set_rrl(&srv->main.rrl, cfg, 1);
+	for (unsigned i = 0; i < srv->n_workers; i++)
+		set_rrl(&srv->workers[i]->cx.rrl, cfg, srv->n_workers);
 	struct config_prefix *a = calloc(cfg->n_allow ? cfg->n_allow : 1, sizeof(*a));
 
 	if (a) {
@@ -541,43 +894,124 @@ static void set_idle(struct dns_server *srv, const struct config *cfg)
 	srv->idle.tv_usec = (cfg->tcp_idle_timeout_ms % 1000) * 1000;
 }
 
+static void ctx_init(struct udp_ctx *cx, struct dns_server *srv, struct worker *w)
+{
+	/* seeded once; the selector draws from it without syscalls */
+	uint64_t seed;
+
+	if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != sizeof(seed))
+		seed = clock_now_ms() ^ ((uint64_t)getpid() << 32) ^ (uintptr_t)cx;
+	sel_rng_seed(&cx->scratch.rng, seed);
+	cx->srv = srv;
+	cx->w = w;
+	cx->scratch.worker = w != NULL;
+}
+
+static int add_udp(struct dns_server *srv, const struct config_listen *l,
+		   const struct sockaddr_storage *addr, unsigned owner)
+{
+	struct config_listen bound = *l;
+	struct udp_sock *us = &srv->udp[srv->n_udp];
+
+	memcpy(&bound.addr, addr, sizeof(bound.addr));
+	us->fd = open_socket(&bound, SOCK_DGRAM);
+	if (us->fd < 0) {
+		log_err("cannot listen on udp %s: %s", l->text, strerror(errno));
+		return -1;
+	}
+	us->srv = srv;
+	us->family = l->addr.ss_family;
+	us->owner = owner;
+	srv->n_udp++;
+	if (owner) {
+		struct worker *w = srv->workers[owner - 1];
+		struct epoll_event ev = { .events = EPOLLIN, .data.fd = us->fd };
+		return epoll_ctl(w->epfd, EPOLL_CTL_ADD, us->fd, &ev);
+	}
+	us->ev = event_new(srv->base, us->fd, EV_READ | EV_PERSIST, udp_read_cb, us);
+	if (!us->ev || event_add(us->ev, NULL) < 0)
+		return -1;
+	return 0;
+}
+
+static struct worker *worker_create(struct dns_server *srv)
+{
+	struct worker *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		return NULL;
+	w->epfd = epoll_create1(EPOLL_CLOEXEC);
+	w->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	w->qs = QS_OFFLINE;
+	ctx_init(&w->cx, srv, w);
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = w->stop_fd };
+	if (w->epfd < 0 || w->stop_fd < 0 ||
+	    epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->stop_fd, &ev) < 0) {
+		if (w->epfd >= 0)
+			close(w->epfd);
+		if (w->stop_fd >= 0)
+			close(w->stop_fd);
+		free(w);
+		return NULL;
+	}
+	return w;
+}
+
+static int workers_create(struct dns_server *srv, unsigned n)
+{
+	srv->workers = calloc(n, sizeof(*srv->workers));
+	srv->notify_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (!srv->workers || srv->notify_fd < 0)
+		return -1;
+	for (; srv->n_workers < n; srv->n_workers++) {
+		srv->workers[srv->n_workers] = worker_create(srv);
+		if (!srv->workers[srv->n_workers])
+			return -1;
+	}
+	srv->notify_ev = event_new(srv->base, srv->notify_fd, EV_READ | EV_PERSIST,
+				   notify_cb, srv);
+	srv->reclaim_ev = evtimer_new(srv->base, reclaim_cb, srv);
+	if (!srv->notify_ev || !srv->reclaim_ev || event_add(srv->notify_ev, NULL) < 0)
+		return -1;
+	registry_set_retire(srv->reg, retire_cb, srv);
+	return 0;
+}
+
 struct dns_server *dns_server_create(struct event_base *base,
 				     const struct config *cfg,
 				     struct registry *reg)
 {
 	struct dns_server *srv = calloc(1, sizeof(*srv));
+	unsigned threads = cfg->threads > 1 ? cfg->threads : 0;
 
 	if (!srv)
 		return NULL;
 	srv->base = base;
 	srv->reg = reg;
+	srv->notify_fd = -1;
 	srv->edns_size = cfg->edns_buffer_size;
-	set_idle(srv, cfg);
-	/* seeded once; the selector draws from it without syscalls */
-	uint64_t seed;
-	if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != sizeof(seed))
-		seed = clock_now_ms() ^ ((uint64_t)getpid() << 32) ^ (uintptr_t)srv;
-	sel_rng_seed(&srv->scratch.rng, seed);
-	srv->udp = calloc(cfg->n_listen, sizeof(*srv->udp));
+	ctx_init(&srv->main, srv, NULL);
+	srv->udp = calloc(cfg->n_listen * (threads ? threads : 1), sizeof(*srv->udp));
 	srv->tcp = calloc(cfg->n_listen, sizeof(*srv->tcp));
 	if (!srv->udp || !srv->tcp)
 		goto fail;
+	if (threads && workers_create(srv, threads) < 0) {
+		log_err("cannot create %u worker threads: %s", threads, strerror(errno));
+		goto fail;
+	}
+	set_idle(srv, cfg);
 	for (size_t i = 0; i < cfg->n_listen; i++) {
 		const struct config_listen *l = &cfg->listen[i];
-		struct udp_sock *us = &srv->udp[srv->n_udp];
+		struct sockaddr_storage addr = l->addr;
 		int fd;
 
-		us->fd = open_socket(l, SOCK_DGRAM);
-		if (us->fd < 0) {
-			log_err("cannot listen on udp %s: %s", l->text, strerror(errno));
-			goto fail;
+		for (unsigned t = 0; t < (threads ? threads : 1); t++) {
+			if (add_udp(srv, l, &addr, threads ? t + 1 : 0) < 0)
+				goto fail;
+			/* port 0: the others join the port the first one got */
+			socklen_t al = sizeof(addr);
+			getsockname(srv->udp[srv->n_udp - 1].fd, (struct sockaddr *)&addr, &al);
 		}
-		us->srv = srv;
-		us->family = l->addr.ss_family;
-		us->ev = event_new(base, us->fd, EV_READ | EV_PERSIST, udp_read_cb, us);
-		srv->n_udp++;
-		if (!us->ev || event_add(us->ev, NULL) < 0)
-			goto fail;
 
 		fd = open_socket(l, SOCK_STREAM);
 		if (fd < 0) {
@@ -595,26 +1029,57 @@ struct dns_server *dns_server_create(struct event_base *base,
 		evconnlistener_set_error_cb(srv->tcp[srv->n_tcp], tcp_error_cb);
 		srv->n_tcp++;
 	}
+	if (threads) {
+		if (workers_start(srv) < 0)
+			goto fail;
+		log_info("answering UDP with %u worker threads", threads);
+	}
 	return srv;
 fail:
 	dns_server_delete(srv);
 	return NULL;
 }
 
+static void close_udp(struct dns_server *srv)
+{
+	for (size_t i = 0; i < srv->n_udp; i++) {
+		if (srv->udp[i].ev)
+			event_free(srv->udp[i].ev);
+		srv->udp[i].ev = NULL;
+		close(srv->udp[i].fd);
+	}
+	srv->n_udp = 0;
+}
+
 void dns_server_delete(struct dns_server *srv)
 {
 	if (!srv)
 		return;
+	workers_stop(srv);
 	forwarder_delete(srv->fwd);
 	while (srv->conns)
 		conn_free(srv->conns);
-	for (size_t i = 0; i < srv->n_udp; i++) {
-		if (srv->udp[i].ev)
-			event_free(srv->udp[i].ev);
-		close(srv->udp[i].fd);
-	}
+	close_udp(srv);
 	for (size_t i = 0; i < srv->n_tcp; i++)
 		evconnlistener_free(srv->tcp[i]);
+	if (srv->workers) {
+		registry_set_retire(srv->reg, NULL, NULL);
+		for (size_t i = 0; i < srv->n_retired; i++)
+			snapshot_delete(srv->retired[i].snap);
+		for (unsigned i = 0; i < srv->n_workers; i++) {
+			close(srv->workers[i]->epfd);
+			close(srv->workers[i]->stop_fd);
+			free(srv->workers[i]);
+		}
+	}
+	if (srv->notify_ev)
+		event_free(srv->notify_ev);
+	if (srv->reclaim_ev)
+		event_free(srv->reclaim_ev);
+	if (srv->notify_fd >= 0)
+		close(srv->notify_fd);
+	free(srv->retired);
+	free(srv->workers);
 	free(srv->udp);
 	free(srv->tcp);
 	free(srv->allow);
@@ -623,18 +1088,27 @@ void dns_server_delete(struct dns_server *srv)
 
 void dns_server_reconfigure(struct dns_server *srv, const struct config *cfg)
 {
+	bool running = srv->n_workers && srv->workers[0]->started;
+
+	/* workers read the allow list and their limiter: not while it changes
+	 * (their sockets stay open; queries wait in them meanwhile) */
+	if (running)
+		workers_stop(srv);
 	set_idle(srv, cfg);
+	if (running && workers_start(srv) < 0)
+		log_err("workers did not restart: UDP is not being answered");
 }
 
 /* ------------------------------------------------------------ handover */
 
 /*
- * Is a UDP socket other than inode @p self (0: any) bound to @p ss's
+ * Is a UDP socket other than ours (inodes @p self) bound to @p ss's
  * address and port, or, with @p wildcard, to the wildcard address on that
  * port? /proc/net/udp{,6} lists every socket with its local address, as
  * the kernel prints it (IPv4 as a host-order u32), and its inode.
  */
-static bool udp_bound(const struct sockaddr_storage *ss, unsigned long self, bool wildcard)
+static bool udp_bound(const struct sockaddr_storage *ss, const unsigned long *self,
+		      size_t n_self, bool wildcard)
 {
 	const char *file = ss->ss_family == AF_INET ? "/proc/net/udp" : "/proc/net/udp6";
 	char line[512], want[64], any[64];
@@ -660,8 +1134,11 @@ static bool udp_bound(const struct sockaddr_storage *ss, unsigned long self, boo
 		unsigned long inode;
 		if (sscanf(line, " %*d: %63s %*s %*x %*s %*s %*s %*d %*d %lu", local, &inode) != 2)
 			continue;
-		found = inode != self &&
-			(strcmp(local, want) == 0 || (wildcard && strcmp(local, any) == 0));
+		if (strcmp(local, want) != 0 && !(wildcard && strcmp(local, any) == 0))
+			continue;
+		found = true;
+		for (size_t i = 0; i < n_self; i++)
+			found &= inode != self[i];
 	}
 	fclose(f);
 	return found;
@@ -670,41 +1147,41 @@ static bool udp_bound(const struct sockaddr_storage *ss, unsigned long self, boo
 bool dns_server_addresses_in_use(const struct config *cfg)
 {
 	for (size_t i = 0; i < cfg->n_listen; i++) {
-		if (udp_bound(&cfg->listen[i].addr, 0, true))
+		if (udp_bound(&cfg->listen[i].addr, NULL, 0, true))
 			return true;
 	}
 	return false;
 }
 
-/* Has another socket (a new meshdns) bound our UDP address and port? */
-static bool other_socket(const struct udp_sock *us)
-{
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	struct stat st;
-
-	if (getsockname(us->fd, (struct sockaddr *)&ss, &sl) < 0 || fstat(us->fd, &st) < 0)
-		return false;
-	return udp_bound(&ss, (unsigned long)st.st_ino, false);
-}
-
+/* Has another process (a new meshdns) bound each of our UDP addresses? */
 bool dns_server_successor_ready(const struct dns_server *srv)
 {
+	unsigned long self[srv->n_udp ? srv->n_udp : 1];
+	struct stat st;
+
+	for (size_t i = 0; i < srv->n_udp; i++)
+		self[i] = fstat(srv->udp[i].fd, &st) == 0 ? (unsigned long)st.st_ino : 0;
 	for (size_t i = 0; i < srv->n_udp; i++) {
-		if (!other_socket(&srv->udp[i]))
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		if (getsockname(srv->udp[i].fd, (struct sockaddr *)&ss, &sl) < 0 ||
+		    !udp_bound(&ss, self, srv->n_udp, false))
 			return false;
 	}
 	return srv->n_udp > 0;
 }
 
 /*
- * Steer the reuseport group to its second socket (index 1: the
- * successor, which joined after us). An index that does not exist makes
- * the kernel fall back to its hash, so with no successor nothing changes.
+ * Steer the reuseport group to the successor's first socket: a group
+ * indexes its sockets in the order they joined, so ours come first
+ * (@p ours of them) and the successor's next. An index that does not
+ * exist makes the kernel fall back to its hash, so with no successor
+ * nothing changes, and once we are gone the successor's sockets share the
+ * load again.
  */
-static void steer_away(int fd)
+static void steer_away(int fd, unsigned ours)
 {
-	struct sock_filter code[] = { BPF_STMT(BPF_RET | BPF_K, 1) };
+	struct sock_filter code[] = { BPF_STMT(BPF_RET | BPF_K, ours) };
 	struct sock_fprog prog = { 1, code };
 
 	setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof(prog));
@@ -712,12 +1189,15 @@ static void steer_away(int fd)
 
 void dns_server_handover(struct dns_server *srv)
 {
+	unsigned per_addr = srv->n_workers ? srv->n_workers : 1;
+
 	/* new queries go to the successor from now on; answer what is
 	 * queued here, then close (a closed reuseport socket drops its queue) */
 	for (size_t i = 0; i < srv->n_udp; i++)
-		steer_away(srv->udp[i].fd);
+		steer_away(srv->udp[i].fd, per_addr);
 	for (size_t i = 0; i < srv->n_tcp; i++)
-		steer_away(evconnlistener_get_fd(srv->tcp[i]));
+		steer_away(evconnlistener_get_fd(srv->tcp[i]), 1);
+	workers_stop(srv);
 	for (size_t i = 0; i < srv->n_udp; i++) {
 		udp_read_cb(srv->udp[i].fd, EV_READ, &srv->udp[i]);
 		/* datagrams hashed to us just before the steering */
@@ -728,20 +1208,17 @@ void dns_server_handover(struct dns_server *srv)
 
 void dns_server_stop_listening(struct dns_server *srv)
 {
+	workers_stop(srv);
 	for (size_t i = 0; i < srv->n_udp; i++) {
 		/* whatever is still queued gets its answer */
 		for (int k = 0; k < 1000; k++) {
-			uint64_t before = srv->stats.queries_udp;
+			uint64_t before = srv->main.stats.queries_udp;
 			udp_read_cb(srv->udp[i].fd, EV_READ, &srv->udp[i]);
-			if (srv->stats.queries_udp - before < UDP_BATCH * UDP_ROUNDS)
+			if (srv->main.stats.queries_udp - before < UDP_BATCH * UDP_ROUNDS)
 				break;
 		}
-		if (srv->udp[i].ev)
-			event_free(srv->udp[i].ev);
-		srv->udp[i].ev = NULL;
-		close(srv->udp[i].fd);
 	}
-	srv->n_udp = 0;
+	close_udp(srv);
 	for (size_t i = 0; i < srv->n_tcp; i++)
 		evconnlistener_free(srv->tcp[i]);
 	srv->n_tcp = 0;
@@ -797,13 +1274,14 @@ static void fwd_send(void *arg, const struct fwd_reply_to *to, const uint8_t *m,
 		msg.msg_controllen = CMSG_SPACE(c->cmsg_len - CMSG_LEN(0));
 	}
 	if (sendmsg(to->fd, &msg, 0) < 0)
-		srv->stats.send_errors++;
+		srv->main.stats.send_errors++;
 }
 
 int dns_server_set_forwarder(struct dns_server *srv, const struct fwd_params *p)
 {
 	srv->fwd = forwarder_create(srv->base, p, fwd_send, srv);
-	srv->scratch.forwarding = srv->fwd != NULL;
+	srv->main.scratch.forwarding = srv->fwd != NULL;
+	__atomic_store_n(&srv->forwarding, srv->fwd != NULL, __ATOMIC_RELAXED);
 	return srv->fwd ? 0 : MESHDNS_ENOMEM;
 }
 
@@ -817,13 +1295,35 @@ void dns_server_set_facts(struct dns_server *srv,
 				       uint32_t ep, char *out, size_t len),
 			  void *arg)
 {
-	srv->scratch.facts = cb;
-	srv->scratch.facts_arg = arg;
+	srv->main.scratch.facts = cb;
+	srv->main.scratch.facts_arg = arg;
+}
+
+/* Add @p from's counters (another thread's) to @p to. */
+static void stats_add(struct dns_stats *to, const struct dns_stats *from)
+{
+	uint64_t *t = (uint64_t *)to;
+	const uint64_t *f = (const uint64_t *)from;
+
+	_Static_assert(sizeof(struct dns_stats) % sizeof(uint64_t) == 0,
+		       "dns_stats holds only uint64_t counters");
+	for (size_t i = 0; i < sizeof(*to) / sizeof(*t); i++)
+		t[i] += __atomic_load_n(&f[i], __ATOMIC_RELAXED);
 }
 
 const struct dns_stats *dns_server_stats(const struct dns_server *srv)
 {
-	((struct dns_server *)srv)->stats.rate_limited = srv->rrl.limited;
-	((struct dns_server *)srv)->stats.rate_limit_slipped = srv->rrl.slipped;
-	return &srv->stats;
+	struct dns_server *s = (struct dns_server *)srv;
+
+	s->total = srv->main.stats;
+	s->total.rate_limited = srv->main.rrl.limited;
+	s->total.rate_limit_slipped = srv->main.rrl.slipped;
+	for (unsigned i = 0; i < srv->n_workers; i++) {
+		const struct udp_ctx *cx = &srv->workers[i]->cx;
+		stats_add(&s->total, &cx->stats);
+		s->total.rate_limited += __atomic_load_n(&cx->rrl.limited, __ATOMIC_RELAXED);
+		s->total.rate_limit_slipped += __atomic_load_n(&cx->rrl.slipped,
+							       __ATOMIC_RELAXED);
+	}
+	return &s->total;
 }

@@ -7,7 +7,9 @@
 #include "config.h"
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <sys/resource.h>
 #include <signal.h>
 #include <stdio.h>
@@ -33,6 +35,9 @@ static void usage(FILE *f)
 		"            one FILE:LINE: KEY: message line per error\n"
 		"  -l LEVEL  log level: debug, info, warn or error (default info,\n"
 		"            or the config's log_level)\n"
+		"  -T N, --threads N\n"
+		"            answer UDP with N worker threads (default 1, or the\n"
+		"            config's threads)\n"
 		"  -V        print the version and exit\n"
 		"  -h        print this help and exit\n"
 		"\n"
@@ -51,8 +56,29 @@ int main(int argc, char **argv)
 	struct daemon *d;
 	int opt, r;
 
-	while ((opt = getopt(argc, argv, "c:tl:Vh")) != -1) {
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "test", no_argument, NULL, 't' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "threads", required_argument, NULL, 'T' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	unsigned long threads = 0;
+	char *end;
+
+	while ((opt = getopt_long(argc, argv, "c:tl:T:Vh", longopts, NULL)) != -1) {
 		switch (opt) {
+		case 'T':
+			errno = 0;
+			threads = strtoul(optarg, &end, 10);
+			if (errno || *end || !*optarg || threads < 1 || threads > CONFIG_MAX_THREADS) {
+				fprintf(stderr, "meshdns: --threads %s: not a number from 1 to %d\n",
+					optarg, CONFIG_MAX_THREADS);
+				return 2;
+			}
+			break;
 		case 'c':
 			path = optarg;
 			break;
@@ -103,6 +129,10 @@ int main(int argc, char **argv)
 		return 0;
 	}
 
+	if (threads) {
+		cfg->threads = (uint32_t)threads;
+		cfg->threads_cli = true;
+	}
 	log_set_level(level_set ? level : cfg->log_level_set ? cfg->log_level : level);
 	log_set_json(cfg->log_json);
 	signal(SIGPIPE, SIG_IGN);

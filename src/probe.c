@@ -616,8 +616,8 @@ static void sweep_cb(evutil_socket_t fd, short what, void *arg)
 		for (struct probe_svc *s = pr->table[b]; s; s = s->hnext) {
 			if (!s->on_demand)
 				continue;
-			if (s->live->queried) {
-				s->live->queried = 0;
+			if (__atomic_load_n(&s->live->queried, __ATOMIC_RELAXED)) {
+				__atomic_store_n(&s->live->queried, 0, __ATOMIC_RELAXED);
 				s->last_query_us = now;
 				if (!s->active) {
 					log_debug("probe %s.%s: asked for, probing %zu endpoints",

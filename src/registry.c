@@ -44,6 +44,8 @@ struct registry {
 	uint64_t generation;
 	uint32_t serial;
 	struct snapshot *current;
+	registry_retire_cb retire;	/* NULL: delete replaced snapshots */
+	void *retire_arg;
 };
 
 static void free_value(const char *key, void *value, void *arg)
@@ -468,8 +470,14 @@ int registry_publish(struct registry *r)
 	free(list);
 	if (!s)
 		return MESHDNS_ENOMEM;
-	snapshot_delete(r->current);
-	r->current = s;
+	struct snapshot *old = r->current;
+	/* seq_cst: a worker that announced a later epoch must see it (see
+	 * dns_server.c, "snapshot reclamation") */
+	__atomic_store_n(&r->current, s, __ATOMIC_SEQ_CST);
+	if (r->retire)
+		r->retire(r->retire_arg, old);
+	else
+		snapshot_delete(old);
 	r->generation = s->generation;
 	r->serial = s->serial;
 	r->dirty = false;
@@ -479,7 +487,13 @@ int registry_publish(struct registry *r)
 
 const struct snapshot *registry_snapshot(const struct registry *r)
 {
-	return r->current;
+	return __atomic_load_n(&r->current, __ATOMIC_ACQUIRE);
+}
+
+void registry_set_retire(struct registry *r, registry_retire_cb cb, void *arg)
+{
+	r->retire = cb;
+	r->retire_arg = arg;
 }
 
 size_t registry_count(const struct registry *r)

@@ -36,6 +36,9 @@ struct dns_answer_scratch {
 	void *facts_arg;
 	bool forwarding;		/* names outside the mesh go upstream */
 	bool refuse;			/* this client is not allowed: REFUSED */
+	bool worker;			/* a worker thread: what needs the loop
+					 * thread's state (_status facts, PTR,
+					 * forwarding) is deferred to it */
 	struct dns_query q;		/* info->forward: the parsed query */
 	struct sel_rng rng;
 	struct sel_scratch sel;
@@ -53,6 +56,7 @@ struct dns_answer_info {
 	bool truncated;		/* TC set */
 	bool answered;		/* false: dropped */
 	bool forward;		/* not ours: hand the query to the forwarder */
+	bool defer;		/* scratch->worker: the loop thread answers */
 	uint16_t qtype;
 };
 

@@ -109,8 +109,18 @@ void registry_set_dirty_cb(struct registry *r, registry_dirty_cb cb, void *arg);
 void registry_set_observer(struct registry *r, registry_observer_cb cb, void *arg);
 
 /**
+ * Who frees replaced snapshots. By default the registry deletes the old
+ * one as it publishes the new; a server with worker threads takes them
+ * instead and deletes each once no thread can still be reading it
+ * (@p cb then owns it and must call snapshot_delete() on the loop thread).
+ */
+typedef void (*registry_retire_cb)(void *arg, struct snapshot *old);
+void registry_set_retire(struct registry *r, registry_retire_cb cb, void *arg);
+
+/**
  * The current snapshot. Valid until the next registry_publish() on the
- * loop thread. Never NULL.
+ * loop thread (or, with a retire callback, until the callback lets it
+ * go). Never NULL. Any thread may call it (an acquire load).
  */
 const struct snapshot *registry_snapshot(const struct registry *r);
 

@@ -42,7 +42,8 @@ struct ep_health {
  */
 struct svc_live {
 	unsigned refs;		/* loop thread only */
-	volatile uint8_t queried;	/* set by readers, cleared by the prober */
+	uint8_t queried;	/* set by readers (any thread), cleared by the
+				 * prober; relaxed atomic loads and stores */
 };
 
 /** New live state with one reference; NULL on no memory. */

@@ -680,8 +680,12 @@ launch_server() {
 	[ "$BASHPID" = "$$" ] || hard_error "launch_server runs in a subshell"
 	CONF=$1
 	LOG=$TMP/meshdns.$((++_LAUNCHES)).log
-	note "starting: ${SERVER_WRAP[*]+${SERVER_WRAP[*]} }$MESHDNS -c $CONF -l debug (log $LOG)"
-	${SERVER_WRAP[@]+"${SERVER_WRAP[@]}"} "$MESHDNS" -c "$CONF" -l debug >"$LOG" 2>&1 &
+	# MESHDNS_TEST_THREADS=N runs the suite with N worker threads
+	local threads=()
+	[ -n "${MESHDNS_TEST_THREADS:-}" ] && threads=(--threads "$MESHDNS_TEST_THREADS")
+	note "starting: ${SERVER_WRAP[*]+${SERVER_WRAP[*]} }$MESHDNS -c $CONF -l debug ${threads[*]+${threads[*]}} (log $LOG)"
+	${SERVER_WRAP[@]+"${SERVER_WRAP[@]}"} "$MESHDNS" -c "$CONF" -l debug ${threads[@]+"${threads[@]}"} \
+		>"$LOG" 2>&1 &
 	PID=$!
 	for ((i = 0; i < 100 * MESHDNS_TEST_SLOW; i++)); do
 		if ! kill -0 "$PID" 2>/dev/null; then

@@ -1327,3 +1327,17 @@ const struct dns_stats *dns_server_stats(const struct dns_server *srv)
 	}
 	return &s->total;
 }
+
+unsigned dns_server_threads(const struct dns_server *srv)
+{
+	return srv->n_workers;
+}
+
+uint64_t dns_server_thread_queries(const struct dns_server *srv, unsigned t)
+{
+	if (t == 0)
+		return srv->main.stats.queries_udp;
+	if (t > srv->n_workers)
+		return 0;
+	return __atomic_load_n(&srv->workers[t - 1]->cx.stats.queries_udp, __ATOMIC_RELAXED);
+}

@@ -154,6 +154,13 @@ static void metrics(struct ops_http *o, struct evbuffer *b)
 				    "meshdns_dns_requests_total{proto=\"tcp\"} %llu\n",
 				    (unsigned long long)d->queries_udp,
 				    (unsigned long long)d->queries_tcp);
+		unsigned nt = dns_server_threads(o->src.dns);
+		family(b, "meshdns_dns_thread_requests_total", "counter",
+		       "UDP requests answered by each thread (0: the loop thread, which "
+		       "also answers what workers hand it).");
+		for (unsigned t = 0; t <= nt; t++)
+			evbuffer_add_printf(b, "meshdns_dns_thread_requests_total{thread=\"%u\"} %llu\n",
+					    t, (unsigned long long)dns_server_thread_queries(o->src.dns, t));
 		family(b, "meshdns_dns_requests_by_type_total", "counter",
 		       "DNS requests by query type.");
 		for (unsigned i = 0; i < DNS_STAT_QTYPES; i++)

@@ -3,7 +3,8 @@
  *
  * DNS over UDP and TCP on the libevent loop: sockets, connection limits and
  * idle timeouts. Answers come from dns_answer() over the registry's current
- * snapshot. Loop thread only.
+ * snapshot. Called on the loop thread only; with threads > 1 it runs
+ * worker threads of its own for UDP (see dns_server.c).
  */
 #ifndef MESHDNS_DNS_SERVER_H
 #define MESHDNS_DNS_SERVER_H
@@ -122,7 +123,13 @@ void dns_server_set_facts(struct dns_server *srv,
 				       uint32_t ep, char *out, size_t len),
 			  void *arg);
 
-/** Current counters. */
+/** Worker threads answering UDP (0: the loop thread does). */
+unsigned dns_server_threads(const struct dns_server *srv);
+
+/** UDP queries answered by thread @p t (0: the loop thread, 1..: workers). */
+uint64_t dns_server_thread_queries(const struct dns_server *srv, unsigned t);
+
+/** Current counters (the sum over threads). */
 const struct dns_stats *dns_server_stats(const struct dns_server *srv);
 
 #endif

@@ -504,6 +504,7 @@ struct k8s_source *k8s_source_create(struct event_base *base, struct registry *r
 		how = "config";
 		p.server = k->server;
 	} else if (k->kubeconfig) {
+		k8s_warn_file_mode("kubeconfig", k->kubeconfig);
 		char *text = read_file(k->kubeconfig, 1u << 20);
 		cJSON *root = text ? k8s_parse_kubeconfig(text, err) : NULL;
 		free(text);

@@ -163,6 +163,16 @@ static uint32_t rnd32(struct k8s_client *c)
 
 /* ------------------------------------------------------------ client */
 
+void k8s_warn_file_mode(const char *what, const char *path)
+{
+	struct stat st;
+
+	if (path && stat(path, &st) == 0 && (st.st_mode & (S_IROTH | S_IWOTH)))
+		log_warn("kubernetes: %s %s is readable or writable by others (mode %04o); "
+			 "it holds a credential: chmod o-rw", what, path,
+			 (unsigned)(st.st_mode & 07777));
+}
+
 /* Re-read the token file when it changed (projected tokens rotate). */
 static void token_refresh(struct k8s_client *c)
 {
@@ -182,9 +192,7 @@ static void token_refresh(struct k8s_client *c)
 	if (c->token && st.st_mtim.tv_sec == c->token_mtime.tv_sec &&
 	    st.st_mtim.tv_nsec == c->token_mtime.tv_nsec && st.st_size == c->token_size)
 		return;
-	if (st.st_mode & (S_IROTH | S_IWOTH))
-		log_warn("kubernetes: token file %s is readable or writable by others",
-			 c->token_file);
+	k8s_warn_file_mode("token file", c->token_file);
 	f = fopen(c->token_file, "r");
 	if (!f)
 		return;
@@ -297,6 +305,7 @@ struct k8s_client *k8s_client_create(struct event_base *base,
 	size_t l = strlen(c->server);
 	while (l && c->server[l - 1] == '/')
 		c->server[--l] = '\0';
+	k8s_warn_file_mode("client key", c->key_file);
 	token_refresh(c);
 	return c;
 }

@@ -78,9 +78,10 @@ enum rrl_verdict rrl_check(struct rrl *r, const struct sockaddr_storage *client,
 		b->limited = 0;
 		return RRL_SEND;
 	}
-	r->limited++;
+	/* counters: one writer (this thread), read by /metrics on another */
+	__atomic_store_n(&r->limited, r->limited + 1, __ATOMIC_RELAXED);
 	if (r->slip && ++b->limited % r->slip == 0) {
-		r->slipped++;
+		__atomic_store_n(&r->slipped, r->slipped + 1, __ATOMIC_RELAXED);
 		return RRL_SLIP;
 	}
 	return RRL_DROP;

@@ -37,6 +37,10 @@ struct k8s_client_params {
 	bool insecure;			/* skip TLS verification (never default) */
 };
 
+/** Warn (once per call) when the credential file @p path is readable or
+ * writable by others; @p what names it in the message. NULL is fine. */
+void k8s_warn_file_mode(const char *what, const char *path);
+
 /** @return a client or NULL (logged) */
 struct k8s_client *k8s_client_create(struct event_base *base,
 				     const struct k8s_client_params *p);

@@ -763,9 +763,9 @@ stop_server() {
 	status=$?
 	PID=""
 	note "daemon exited with status $status"
-	if grep -qE 'ERROR: (Address|Leak|Thread|Memory)Sanitizer|runtime error:' "$LOG"; then
+	if grep -qE 'ERROR: (Address|Leak|Thread|Memory)Sanitizer|WARNING: ThreadSanitizer|runtime error:' "$LOG"; then
 		fail "sanitizer report in the daemon log"
-		grep -A 30 -E 'ERROR: (Address|Leak|Thread|Memory)Sanitizer|runtime error:' "$LOG" |
+		grep -A 30 -E 'ERROR: (Address|Leak|Thread|Memory)Sanitizer|WARNING: ThreadSanitizer|runtime error:' "$LOG" |
 			head -n 60 | sed 's/^/#   > /'
 	else
 		ok "no sanitizer report in the daemon log"

@@ -452,6 +452,92 @@ obj "$TMP/b6" "$(slice shop late-1 late IPv4 "[$(ep 10.9.0.2)]")"
 tool_ok "a change after the resumed watch applies" \
 	"$(kt wait --post "$CTL/objects" "$TMP/b6" "$PORT" "late.shop.svc.$Z" A set=10.9.0.2 3)" 1000
 
+note "--- 100 reconnects (watches cut after an event each, every 10th next watch gets a 500): no fd or thread leak"
+# A watch cut before it delivered anything counts as a failure (backoff
+# grows, as client-go's does); so each round first makes both watches
+# deliver an event (a new Service ping-I in namespace reconnect, a changed
+# slice for shop/ping) and
+# sees it answered, then cuts them and waits until meshdns watches again.
+count_fds() { find "/proc/$PID/fd" -mindepth 1 -maxdepth 1 | wc -l; }
+count_tasks() { find "/proc/$PID/task" -mindepth 1 -maxdepth 1 | wc -l; }
+cat >"$TMP/reconnect.py" <<'PY'
+import json, socket, struct, sys, time, urllib.request
+ctl, port, zone, rounds = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+def call(method, path, body=None):
+    req = urllib.request.Request(ctl + path, method=method,
+                                 data=json.dumps(body).encode() if body is not None else None)
+    with urllib.request.urlopen(req, timeout=5) as r:
+        return json.load(r)
+def query(name):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(1)
+    q = struct.pack("!HHHHHH", 7, 0, 1, 0, 0, 0)
+    q += b"".join(bytes([len(l)]) + l.encode() for l in name.split(".")) + b"\0\0\1\0\1"
+    try:
+        s.sendto(q, ("127.0.0.1", port))
+        m = s.recv(4096)
+    except OSError:
+        return None, []
+    finally:
+        s.close()
+    an, p = struct.unpack("!H", m[6:8])[0], len(q)
+    addrs = []
+    for _ in range(an):
+        p += 2
+        t, _, _, l = struct.unpack("!HHIH", m[p:p + 10])
+        if t == 1:
+            addrs.append(socket.inet_ntoa(m[p + 10:p + 14]))
+        p += 10 + l
+    return m[3] & 15, addrs
+def until(cond, secs):
+    end = time.monotonic() + secs
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(0.01)
+    return False
+done, t0 = 0, time.monotonic()
+for i in range(1, rounds + 1):
+    addr = "10.77.%d.%d" % (i // 250, i % 250 + 1)
+    call("POST", "/objects", {"apiVersion": "v1", "kind": "Service",
+         "metadata": {"name": "ping-%d" % i, "namespace": "reconnect"},
+         "spec": {"ports": [{"name": "http", "port": 80}]}})
+    call("POST", "/objects", {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+         "metadata": {"name": "ping-1", "namespace": "shop",
+                      "labels": {"kubernetes.io/service-name": "ping"}},
+         "addressType": "IPv4", "endpoints": [{"addresses": [addr], "conditions": {"ready": True}}],
+         "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]})
+    seen = lambda: query("ping-%d.reconnect.svc.%s" % (i, zone))[0] == 0 and \
+        query("ping.shop.svc.%s" % zone)[1] == [addr]
+    if not until(seen, 5):
+        print("round %d: events not answered" % i, file=sys.stderr)
+        break
+    if i % 10 == 0:
+        call("POST", "/inject", {"path_prefix": "", "watch": True, "status": 500, "count": 1})
+    call("POST", "/drop-watches")
+    # a 500 costs one backoff step (200-400 ms)
+    if not until(lambda: call("GET", "/stats")["open_watches"] == 2, 10):
+        print("round %d: not watching again" % i, file=sys.stderr)
+        break
+    done = i
+print(done, int((time.monotonic() - t0) * 1000))
+PY
+fk POST /objects "$(svc shop ping)" >/dev/null
+FDS0=$(count_fds)
+TASKS0=$(count_tasks)
+read -r RECONNECTED MS < <(python3 "$TMP/reconnect.py" "$CTL" "$PORT" "$Z" 100)
+note "100 reconnect rounds took ${MS:-?} ms"
+expect_eq "$RECONNECTED" 100 "meshdns watched again after each of 100 cut watches (10 of them answered 500)"
+FDS1=$(count_fds)
+TASKS1=$(count_tasks)
+note "fds $FDS0 -> $FDS1, threads $TASKS0 -> $TASKS1"
+expect_le "$FDS1" "$((FDS0 + 2))" "no fd leak over 100 reconnects (curl may keep an idle connection)"
+expect_eq "$TASKS1" "$TASKS0" "no thread leak over 100 reconnects"
+q "ping.shop.svc.$Z" A
+expect_rdata ANSWER A 10.77.0.101
+q "$WEB" A
+expect_rdata ANSWER A 10.1.0.1 10.1.0.2 10.1.0.5
+
 note "--- join edge cases: a Service re-added finds its slices, an empty slice, a slice changing service"
 tool_ok "service late deleted (its slice stays): NXDOMAIN" \
 	"$(kt wait --delete "$CTL/objects/service/shop/late" "$PORT" "late.shop.svc.$Z" A rcode=NXDOMAIN 3)" 1000
@@ -631,6 +717,31 @@ check "synced" wait_until 50 logged 'kubernetes: synced'
 check "log: a warning about insecure_skip_tls_verify" logged 'warn.*insecure_skip_tls_verify'
 q "$WEB" A
 expect_rdata ANSWER A 10.1.0.1 10.1.0.2 10.1.0.5
+
+# ================================================================ credential file modes
+note "--- credentials readable by others: warned about (token file, client key), still used"
+cp "$ST/token" "$TMP/open-token" && chmod 0644 "$TMP/open-token"
+cp "$ST/client.key" "$TMP/open.key" && chmod 0644 "$TMP/open.key"
+start_server <<EOF
+{ "listen": [@LISTEN@], "negative_ttl": $NEG,
+  "kubernetes": { "server": "$URL", "token_file": "$TMP/open-token", "ca_file": "$ST/ca.crt",
+                  "client_cert": "$ST/client.crt", "client_key": "$TMP/open.key" } }
+EOF
+check "synced" wait_until 50 logged 'kubernetes: synced'
+check "log: the token file is readable by others (mode 0644)" \
+	logged "warn.*token file $TMP/open-token is readable or writable by others \\(mode 0644\\)"
+check "log: the client key is readable by others (mode 0644)" \
+	logged "warn.*client key $TMP/open.key is readable or writable by others \\(mode 0644\\)"
+check "the key's contents are not in the log" \
+	test -z "$(grep -F -- "$(sed -n 2p "$ST/client.key")" "$LOG")"
+chmod 0600 "$TMP/open-token" "$TMP/open.key"
+start_server <<EOF
+{ "listen": [@LISTEN@], "negative_ttl": $NEG,
+  "kubernetes": { "server": "$URL", "token_file": "$TMP/open-token", "ca_file": "$ST/ca.crt",
+                  "client_cert": "$ST/client.crt", "client_key": "$TMP/open.key" } }
+EOF
+check "synced (mode 0600)" wait_until 50 logged 'kubernetes: synced'
+check "no mode warning at 0600" test "$(log_count 'readable or writable by others')" = 0
 
 # ================================================================ kubeconfig
 note "--- kubeconfig (inline CA, token), started while every LIST gets 503"

@@ -1047,7 +1047,7 @@ static void parse_root(struct ctx *c, const cJSON *root, struct config *cfg)
 		"node", "zone_preference", "zone_min_share_pct", "max_answers",
 		"kubernetes", "http", "user", "log_format", "shutdown_grace_ms",
 		"forward", "cache", "handover_sync_wait_ms", "allow", "rate_limit",
-		"threads", NULL
+		"threads", "udp_coalesce_us", NULL
 	};
 	uint32_t v;
 	const char *s;
@@ -1130,6 +1130,7 @@ static void parse_root(struct ctx *c, const cJSON *root, struct config *cfg)
 		bad(c, member(root, "log_format"), "log_format", "\"%s\" is not text or json", s);
 	get_uint(c, root, "", "shutdown_grace_ms", 0, 60000, &cfg->shutdown_grace_ms);
 	get_uint(c, root, "", "threads", 1, CONFIG_MAX_THREADS, &cfg->threads);
+	get_uint(c, root, "", "udp_coalesce_us", 0, 1000, &cfg->udp_coalesce_us);
 	get_uint(c, root, "", "handover_sync_wait_ms", 0, 600000, &cfg->handover_sync_wait_ms);
 	get_bool(c, root, "", "zone_preference", &cfg->zone_preference);
 	get_uint(c, root, "", "zone_min_share_pct", 0, 100, &cfg->zone_min_share_pct);

@@ -138,6 +138,7 @@ struct dns_server {
 	bool forwarding;		/* read by workers */
 	uint32_t max_conns;
 	uint16_t edns_size;
+	uint32_t coalesce_us;		/* udp_coalesce_us */
 	struct config_prefix *allow;
 	size_t n_allow;
 	struct timeval idle;
@@ -436,21 +437,6 @@ static int udp_recv(struct udp_ctx *cx, int fd)
 	return got;
 }
 
-/*
- * UDP: up to UDP_BATCH datagrams per recvmmsg(), their answers out in one
- * sendmmsg() (two syscalls per batch instead of two per query), a few
- * batches per wakeup so that TCP and timers get their turn.
- */
-static void udp_read_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct udp_sock *us = arg;
-
-	for (int round = 0; round < UDP_ROUNDS; round++) {
-		if (udp_recv(&us->srv->main, fd) < UDP_BATCH)
-			return;
-	}
-}
-
 /* ------------------------------------------------------------ workers */
 
 /*
@@ -481,15 +467,41 @@ static void notify_loop(struct udp_ctx *cx)
 		log_debug("workers: notify: %s", strerror(errno));
 }
 
-static void worker_read(struct worker *w, int fd)
+/*
+ * UDP: up to UDP_BATCH datagrams per recvmmsg(), their answers out in one
+ * sendmmsg() (two syscalls per batch instead of two per query), full
+ * batches back to back (UDP_ROUNDS at most, so that TCP and timers get
+ * their turn). With udp_coalesce_us, a partial batch is followed by a
+ * short sleep and another read, again while reads find queries (about a
+ * millisecond in all at most): under moderate load one wakeup then serves
+ * several queries instead of one (the wakeup is most of what a query
+ * costs the server at a few ten thousand a second), for that much latency.
+ */
+static void udp_serve(struct udp_ctx *cx, int fd)
 {
-	for (int round = 0; round < UDP_ROUNDS; round++) {
-		int got = udp_recv(&w->cx, fd);
-		if (w->cx.deferred)
-			notify_loop(&w->cx);
-		if (got < UDP_BATCH)
+	uint32_t wait_us = cx->srv->coalesce_us;
+	unsigned naps = wait_us ? 1000 / wait_us : 0;
+
+	for (int round = 0; round < UDP_ROUNDS;) {
+		int got = udp_recv(cx, fd);
+		if (cx->deferred)
+			notify_loop(cx);
+		if (got == UDP_BATCH) {
+			round++;
+			continue;
+		}
+		if (!got || !naps--)
 			return;
+		struct timespec ts = { 0, (long)wait_us * 1000 };
+		nanosleep(&ts, NULL);
 	}
+}
+
+static void udp_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct udp_sock *us = arg;
+
+	udp_serve(&us->srv->main, fd);
 }
 
 static void *worker_main(void *arg)
@@ -513,7 +525,7 @@ static void *worker_main(void *arg)
 		for (int i = 0; i < n; i++) {
 			if (ev[i].data.fd == w->stop_fd)
 				goto out;
-			worker_read(w, ev[i].data.fd);
+			udp_serve(&w->cx, ev[i].data.fd);
 		}
 	}
 out:
@@ -890,6 +902,7 @@ static void set_idle(struct dns_server *srv, const struct config *cfg)
 		srv->n_allow = cfg->n_allow;
 	}
 	srv->max_conns = cfg->tcp_max_connections;
+	srv->coalesce_us = cfg->udp_coalesce_us;
 	srv->idle.tv_sec = cfg->tcp_idle_timeout_ms / 1000;
 	srv->idle.tv_usec = (cfg->tcp_idle_timeout_ms % 1000) * 1000;
 }

@@ -108,6 +108,7 @@ struct config {
 	uint32_t shutdown_grace_ms;	/* SIGTERM: keep serving this long */
 	uint32_t threads;		/* UDP answering threads; 1: the loop */
 	bool threads_cli;		/* set by --threads, not the file */
+	uint32_t udp_coalesce_us;	/* wait after a partial UDP batch */
 	uint32_t handover_sync_wait_ms;	/* successor: wait for sync to bind */
 	struct config_forward fwd;
 	struct config_prefix *allow;	/* clients answered; others REFUSED */

@@ -13,6 +13,9 @@
 #include "meshdns/k8s_decode.h"
 #include "meshdns/probe_sm.h"
 
+/* parser results: only crashes and sanitizer reports matter here */
+static volatile int sink;
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct config *cfg = NULL;
@@ -27,16 +30,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	config_delete(cfg);
 	free(errs.text);
-	(void)probe_parse_weight((const char *)data, size, &w);
+	sink = probe_parse_weight((const char *)data, size, &w);
 	text = malloc(size + 1);
 	if (!text)
 		return 0;
 	memcpy(text, data, size);
 	text[size] = '\0';
-	(void)k8s_parse_duration_ms(text, &ms);
+	sink = k8s_parse_duration_ms(text, &ms);
 	struct svc_probe p;
 	svc_probe_init(&p);
-	(void)k8s_parse_probe(text, &p);
+	sink = k8s_parse_probe(text, &p);
 	free(p.path);
 	cJSON *kc = k8s_parse_kubeconfig(text, err);
 	if (kc) {

@@ -585,6 +585,114 @@ START_TEST(test_publish_update)
 }
 END_TEST
 
+/* dns_answer() on raw wire, for replies that may be empty (deferred). */
+static size_t answer_raw(const char *name, ldns_rr_type type)
+{
+	ldns_pkt *q = NULL;
+	uint8_t *wire = NULL;
+	size_t wlen = 0;
+
+	ck_assert_int_eq(ldns_pkt_query_new_frm_str(&q, name, type, LDNS_RR_CLASS_IN, LDNS_RD),
+			 LDNS_STATUS_OK);
+	ck_assert_int_eq(ldns_pkt2wire(&wire, q, &wlen), LDNS_STATUS_OK);
+	size_t n = dns_answer(registry_snapshot(reg), wire, wlen, false, out, sizeof(out),
+			      &scratch, &info);
+	LDNS_FREE(wire);
+	ldns_pkt_free(q);
+	return n;
+}
+
+static size_t fake_facts(void *arg, const struct snap_service *svc, uint32_t ep,
+			 char *o, size_t len)
+{
+	return (size_t)snprintf(o, len, "ep=%u", ep);
+}
+
+/* A worker thread answers from the snapshot alone and defers the rest. */
+START_TEST(test_worker_defer)
+{
+	scratch.worker = true;
+	scratch.forwarding = true;
+	/* mesh names, the apex, NXDOMAIN: answered by the worker */
+	ck_assert_uint_gt(answer_raw("web.default.svc.mesh.local.", LDNS_RR_TYPE_A), 0);
+	ck_assert(!info.defer);
+	ck_assert_uint_eq(info.rcode, LDNS_RCODE_NOERROR);
+	ck_assert_uint_gt(answer_raw("nope.default.svc.mesh.local.", LDNS_RR_TYPE_A), 0);
+	ck_assert(!info.defer);
+	ck_assert_uint_eq(info.rcode, LDNS_RCODE_NXDOMAIN);
+	/* search-path expansions are answered from the snapshot too */
+	ck_assert_uint_gt(answer_raw("web.default.svc.mesh.local.default.svc.mesh.local.",
+				     LDNS_RR_TYPE_A), 0);
+	ck_assert(!info.defer);
+	/* the reverse map, the prober's facts and the forwarder are not the
+	 * snapshot's: deferred, nothing written */
+	ck_assert_uint_eq(answer_raw("1.0.0.10.in-addr.arpa.", LDNS_RR_TYPE_PTR), 0);
+	ck_assert(info.defer);
+	ck_assert_uint_eq(answer_raw("_status.web.default.svc.mesh.local.", LDNS_RR_TYPE_TXT), 0);
+	ck_assert(info.defer);
+	ck_assert_uint_eq(answer_raw("example.org.", LDNS_RR_TYPE_A), 0);
+	ck_assert(info.defer && info.forward);
+	/* the loop thread answers the same queries itself */
+	scratch.worker = false;
+	scratch.facts = fake_facts;
+	ck_assert_uint_gt(answer_raw("1.0.0.10.in-addr.arpa.", LDNS_RR_TYPE_PTR), 0);
+	ck_assert(!info.defer);
+	ck_assert_uint_gt(answer_raw("_status.web.default.svc.mesh.local.", LDNS_RR_TYPE_TXT), 0);
+	ck_assert(!info.defer);
+	ck_assert_uint_eq(answer_raw("example.org.", LDNS_RR_TYPE_A), 0);
+	ck_assert(info.forward && !info.defer);
+	scratch.facts = NULL;
+	scratch.forwarding = false;
+}
+END_TEST
+
+static struct snapshot *retired_snap;
+static void keep_retired(void *arg, struct snapshot *old)
+{
+	ck_assert_ptr_null(retired_snap);
+	retired_snap = old;
+}
+
+/* With a retire callback the old snapshot outlives the publish, whole. */
+START_TEST(test_retire)
+{
+	const struct snapshot *before = registry_snapshot(reg);
+	struct svc_spec spec = { .name = "web", .namespace = "default" };
+
+	registry_set_retire(reg, keep_retired, NULL);
+	ck_assert_int_eq(registry_set_service(reg, REGISTRY_SOURCE_STATIC, &spec), 0);
+	ck_assert_int_eq(registry_publish(reg), 0);
+	ck_assert_ptr_eq(retired_snap, before);
+	ck_assert_ptr_ne(registry_snapshot(reg), before);
+	/* a reader that still holds the old one gets the old answers */
+	uint8_t q[64];
+	ldns_pkt *qp = NULL;
+	uint8_t *wire = NULL;
+	size_t wlen = 0;
+	ck_assert_int_eq(ldns_pkt_query_new_frm_str(&qp, "web.default.svc.mesh.local.",
+						    LDNS_RR_TYPE_A, LDNS_RR_CLASS_IN, 0),
+			 LDNS_STATUS_OK);
+	ck_assert_int_eq(ldns_pkt2wire(&wire, qp, &wlen), LDNS_STATUS_OK);
+	ck_assert_uint_le(wlen, sizeof(q));
+	memcpy(q, wire, wlen);
+	size_t n = dns_answer(retired_snap, q, wlen, false, out, sizeof(out), &scratch, &info);
+	ldns_pkt *r = NULL;
+	ck_assert_int_eq(ldns_wire2pkt(&r, out, n), LDNS_STATUS_OK);
+	ck_assert_uint_eq(ldns_pkt_ancount(r), 2);	/* 10.0.0.1, 10.0.0.2 */
+	ldns_pkt_free(r);
+	/* and the current one the new answer */
+	n = dns_answer(registry_snapshot(reg), q, wlen, false, out, sizeof(out), &scratch, &info);
+	ck_assert_int_eq(ldns_wire2pkt(&r, out, n), LDNS_STATUS_OK);
+	ck_assert_uint_eq(ldns_pkt_ancount(r), 0);
+	ldns_pkt_free(r);
+	LDNS_FREE(wire);
+	ldns_pkt_free(qp);
+	snapshot_delete(retired_snap);
+	retired_snap = NULL;
+	registry_set_retire(reg, NULL, NULL);
+}
+END_TEST
+
 Suite *answer_suite(void)
 {
 	Suite *s = suite_create("dns_answer");
@@ -606,6 +714,8 @@ Suite *answer_suite(void)
 	tcase_add_test(tc, test_garbage);
 	tcase_add_test(tc, test_publish_change);
 	tcase_add_test(tc, test_publish_update);
+	tcase_add_test(tc, test_worker_defer);
+	tcase_add_test(tc, test_retire);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -113,6 +113,8 @@ struct worker {
 	bool started;
 	int epfd;
 	int stop_fd;			/* eventfd: stop */
+	int stopping;			/* set with stop_fd, for a blocked recvmmsg */
+	int fd;				/* its only socket, or -1: several (epoll) */
 	uint64_t qs;			/* epoch seen, or QS_OFFLINE (idle) */
 	uint32_t head;			/* ring: the loop thread consumes here */
 	uint32_t tail;			/* the worker produces here */
@@ -415,8 +417,11 @@ static void udp_answer(struct udp_ctx *cx, struct mmsghdr *in, const int *fd, in
 		count_latency_n(&cx->stats, now_ns() - t0, (unsigned)k);
 }
 
-/* One recvmmsg() on @p fd, answered. @return datagrams read */
-static int udp_recv(struct udp_ctx *cx, int fd)
+static void worker_online(struct worker *w);
+
+/* One recvmmsg() on @p fd (@p flags: MSG_DONTWAIT, or MSG_WAITFORONE to
+ * block for the first datagram), answered. @return datagrams read */
+static int udp_recv(struct udp_ctx *cx, int fd, int flags)
 {
 	struct udp_batch *b = &cx->batch;
 	int fds[UDP_BATCH];
@@ -430,9 +435,11 @@ static int udp_recv(struct udp_ctx *cx, int fd)
 		};
 		fds[i] = fd;
 	}
-	int got = recvmmsg(fd, b->msg_in, UDP_BATCH, MSG_DONTWAIT, NULL);
+	int got = recvmmsg(fd, b->msg_in, UDP_BATCH, flags, NULL);
 	if (got <= 0)
 		return 0;	/* EAGAIN, or an ICMP error queued on the socket */
+	if (cx->w)
+		worker_online(cx->w);	/* before it loads the snapshot */
 	udp_answer(cx, b->msg_in, fds, got);
 	return got;
 }
@@ -477,13 +484,13 @@ static void notify_loop(struct udp_ctx *cx)
  * several queries instead of one (the wakeup is most of what a query
  * costs the server at a few ten thousand a second), for that much latency.
  */
-static void udp_serve(struct udp_ctx *cx, int fd)
+static void udp_serve(struct udp_ctx *cx, int fd, int flags)
 {
 	uint32_t wait_us = cx->srv->coalesce_us;
 	unsigned naps = wait_us ? 1000 / wait_us : 0;
 
-	for (int round = 0; round < UDP_ROUNDS;) {
-		int got = udp_recv(cx, fd);
+	for (int round = 0; round < UDP_ROUNDS; flags = MSG_DONTWAIT) {
+		int got = udp_recv(cx, fd, flags);
 		if (cx->deferred)
 			notify_loop(cx);
 		if (got == UDP_BATCH) {
@@ -501,21 +508,41 @@ static void udp_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct udp_sock *us = arg;
 
-	udp_serve(&us->srv->main, fd);
+	udp_serve(&us->srv->main, fd, MSG_DONTWAIT);
 }
+
+/* About to read the snapshot: announce the epoch seen (see above). */
+static void worker_online(struct worker *w)
+{
+	__atomic_store_n(&w->qs, __atomic_load_n(&w->cx.srv->epoch, __ATOMIC_SEQ_CST),
+			 __ATOMIC_SEQ_CST);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+/*
+ * A worker with one socket blocks in recvmmsg() itself (MSG_WAITFORONE):
+ * two syscalls per wakeup, no epoll_wait(). The socket's receive timeout
+ * (WORKER_POLL_MS) lets it notice a stop.
+ */
+#define WORKER_POLL_MS	20
 
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
-	struct dns_server *srv = w->cx.srv;
 	struct epoll_event ev[16];
 
+	if (w->fd >= 0) {
+		for (;;) {
+			__atomic_store_n(&w->qs, QS_OFFLINE, __ATOMIC_SEQ_CST);
+			if (__atomic_load_n(&w->stopping, __ATOMIC_ACQUIRE))
+				break;
+			udp_serve(&w->cx, w->fd, MSG_WAITFORONE);
+		}
+		return NULL;
+	}
 	for (;;) {
 		__atomic_store_n(&w->qs, QS_OFFLINE, __ATOMIC_SEQ_CST);
 		int n = epoll_wait(w->epfd, ev, 16, -1);
-		__atomic_store_n(&w->qs, __atomic_load_n(&srv->epoch, __ATOMIC_SEQ_CST),
-				 __ATOMIC_SEQ_CST);
-		__atomic_thread_fence(__ATOMIC_SEQ_CST);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -525,7 +552,7 @@ static void *worker_main(void *arg)
 		for (int i = 0; i < n; i++) {
 			if (ev[i].data.fd == w->stop_fd)
 				goto out;
-			udp_serve(&w->cx, ev[i].data.fd);
+			udp_serve(&w->cx, ev[i].data.fd, MSG_DONTWAIT);
 		}
 	}
 out:
@@ -574,8 +601,10 @@ static void notify_cb(evutil_socket_t fd, short what, void *arg)
 
 	if (read(fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 		log_debug("workers: eventfd: %s", strerror(errno));
-	/* cleared before draining: a query queued after this wakes us again */
-	__atomic_store_n(&srv->notify_pending, 0, __ATOMIC_SEQ_CST);
+	/* cleared before draining: a query queued after this wakes us again.
+	 * An exchange, not a store: reading the flag a worker set makes its
+	 * ring writes (before it set the flag) visible here. */
+	(void)__atomic_exchange_n(&srv->notify_pending, 0, __ATOMIC_SEQ_CST);
 	drain_rings(srv);
 }
 
@@ -645,10 +674,17 @@ static void workers_stop(struct dns_server *srv)
 		struct worker *w = srv->workers[i];
 		if (!w->started)
 			continue;
+		__atomic_store_n(&w->stopping, 1, __ATOMIC_RELEASE);
 		if (write(w->stop_fd, &one, sizeof(one)) < 0)
 			log_err("worker: stop: %s", strerror(errno));
+	}
+	for (unsigned i = 0; i < srv->n_workers; i++) {
+		struct worker *w = srv->workers[i];
+		if (!w->started)
+			continue;
 		pthread_join(w->tid, NULL);
 		w->started = false;
+		w->stopping = 0;
 		uint64_t v;	/* reset, for the next start */
 		if (read(w->stop_fd, &v, sizeof(v)) < 0)
 			log_err("worker: stop: %s", strerror(errno));
@@ -939,6 +975,13 @@ static int add_udp(struct dns_server *srv, const struct config_listen *l,
 	if (owner) {
 		struct worker *w = srv->workers[owner - 1];
 		struct epoll_event ev = { .events = EPOLLIN, .data.fd = us->fd };
+		/* blocking reads by the worker (see worker_main); everyone
+		 * else reads with MSG_DONTWAIT */
+		struct timeval tv = { 0, WORKER_POLL_MS * 1000 };
+		if (fcntl(us->fd, F_SETFL, fcntl(us->fd, F_GETFL) & ~O_NONBLOCK) < 0 ||
+		    setsockopt(us->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
+			return -1;
+		w->fd = w->fd == -2 ? us->fd : -1;
 		return epoll_ctl(w->epfd, EPOLL_CTL_ADD, us->fd, &ev);
 	}
 	us->ev = event_new(srv->base, us->fd, EV_READ | EV_PERSIST, udp_read_cb, us);
@@ -956,6 +999,7 @@ static struct worker *worker_create(struct dns_server *srv)
 	w->epfd = epoll_create1(EPOLL_CLOEXEC);
 	w->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	w->qs = QS_OFFLINE;
+	w->fd = -2;			/* no socket yet */
 	ctx_init(&w->cx, srv, w);
 	struct epoll_event ev = { .events = EPOLLIN, .data.fd = w->stop_fd };
 	if (w->epfd < 0 || w->stop_fd < 0 ||

@@ -54,7 +54,7 @@
 
 enum mode {
 	MODE_OK, MODE_FAIL, MODE_STATUS, MODE_HANG, MODE_SLOW, MODE_HUGE,
-	MODE_RESET, MODE_CLOSED,
+	MODE_RESET, MODE_CLOSED, MODE_FLAP,
 };
 
 enum cstate {
@@ -485,6 +485,14 @@ static void conn_process(struct conn *c)
 		case MODE_STATUS:
 			reply(c, p->arg, NULL);
 			break;
+		case MODE_FLAP:
+			/* every request the opposite of the one before */
+			p->arg ^= 1;
+			if (p->arg)
+				reply(c, 200, "ok\n");
+			else
+				reply(c, 503, "fail\n");
+			break;
 		case MODE_SLOW:
 			if (!c->timer)
 				c->timer = evtimer_new(g.base, slow_cb, c);
@@ -831,6 +839,8 @@ static bool parse_mode(const char *s, int *mode, unsigned *arg,
 		*mode = MODE_RESET;
 	else if (strcmp(s, "closed") == 0)
 		*mode = MODE_CLOSED;
+	else if (strcmp(s, "flap") == 0)
+		*mode = MODE_FLAP;
 	else if (strncmp(s, "status:", 7) == 0 &&
 	    parse_ulong(s + 7, 599, &v) && v >= 100) {
 		*mode = MODE_STATUS;
@@ -851,6 +861,7 @@ static void mode_str(const struct port *p, char *buf, size_t len)
 		[MODE_STATUS] = "status", [MODE_HANG] = "hang",
 		[MODE_SLOW] = "slow", [MODE_HUGE] = "huge",
 		[MODE_RESET] = "reset", [MODE_CLOSED] = "closed",
+		[MODE_FLAP] = "flap",
 	};
 
 	if (p->mode == MODE_STATUS || p->mode == MODE_SLOW)
@@ -902,7 +913,7 @@ static void ctl_set(struct evhttp_request *req, struct evkeyvalq *q)
 	}
 	if (ms && !parse_mode(ms, &mode, &arg, &mw)) {
 		ctl_text(req, 400, "bad mode: ok fail status:CODE hang "
-		    "slow:MS huge reset closed weight:W");
+		    "slow:MS huge reset closed flap weight:W");
 		return;
 	}
 	if (ws && !valid_weight(ws)) {

@@ -43,8 +43,9 @@ wait_for() {
 
 # interval 300 ms, timeout 200 ms, fall 2, rise 2:
 # a dead endpoint is out within 300 x 2 + 200 = 800 ms
+HTTP_PORT=$(python3 "$PYTOOL" freeport 0) || hard_error "no free port"
 start_server <<EOF
-{ "listen": [@LISTEN@], "probe_idle_s": 2,
+{ "listen": [@LISTEN@], "probe_idle_s": 2, "http": "127.0.0.1:$HTTP_PORT",
   "services": [
     { "name": "web", "ports": [{"name": "http", "port": $BP}],
       "probe": {"type": "http", "path": "/healthz", "interval_ms": 300,
@@ -130,6 +131,45 @@ ctl 1 "set?port=$BP&mode=huge" >/dev/null
 sleep 1.2
 expect_eq "$(addrs $W)" "$ALL" "an endless body still passes (the probe caps what it reads)"
 ctl 1 "set?port=$BP&mode=ok" >/dev/null
+
+# --- a reset connection fails the probe; the endpoint leaves, then returns
+ctl 2 "set?port=$BP&mode=reset" >/dev/null
+t=$(wait_for $W "127.0.0.1 127.0.0.3" 3000)
+check "a connection reset (RST) fails the probe: endpoint out ($t ms)" within "$t" 1100
+ctl 2 "set?port=$BP&mode=ok" >/dev/null
+t=$(wait_for $W "$ALL" 3000)
+check "after the resets stop it comes back ($t ms)" within "$t" 3000
+
+# --- slow answers: inside the timeout they pass, beyond it they fail
+ctl 2 "set?port=$BP&mode=slow:100" >/dev/null
+sleep 1.5
+expect_eq "$(addrs $W)" "$ALL" "an answer after 100 ms (timeout 200 ms) passes"
+ctl 2 "set?port=$BP&mode=slow:400" >/dev/null
+t=$(wait_for $W "127.0.0.1 127.0.0.3" 3000)
+check "an answer after 400 ms (timeout 200 ms) fails: endpoint out ($t ms)" within "$t" 1100
+ctl 2 "set?port=$BP&mode=ok" >/dev/null
+t=$(wait_for $W "$ALL" 3000)
+check "back once answers are quick again ($t ms)" within "$t" 3000
+
+# --- flapping every probe: pass, fail, pass, ... never rise 2 or fall 2
+# in a row, so the endpoint's state must not change at all (no answer
+# oscillates faster than rise/fall allow)
+trans() { curl -s "http://127.0.0.1:$HTTP_PORT/metrics" |
+	awk '$1 == "meshdns_probe_transitions_total" { print $2 }'; }
+tr0=$(trans)
+ctl 2 "set?port=$BP&mode=flap" >/dev/null
+changes=0
+prev=$(addrs $W)
+for _ in $(seq 1 60); do	# 3 s: about 10 probes of 127.0.0.2
+	cur=$(addrs $W)
+	[ "$cur" != "$prev" ] && changes=$((changes + 1))
+	prev=$cur
+	sleep 0.05
+done
+ctl 2 "set?port=$BP&mode=ok" >/dev/null
+expect_eq "$changes/$prev" "0/$ALL" "a target flapping every probe never changes the answer (rise 2, fall 2)"
+expect_eq "$(trans)" "$tr0" "and no health transition is counted meanwhile"
+check "the flapping target was probed meanwhile" test "$(requests 2 "$BP")" -ge 8
 
 # --- TCP probes
 expect_eq "$(addrs tcpsvc.default.svc.mesh.local)" "127.0.0.1" \

@@ -132,24 +132,26 @@ sleep 1.2
 expect_eq "$(addrs $W)" "$ALL" "an endless body still passes (the probe caps what it reads)"
 ctl 1 "set?port=$BP&mode=ok" >/dev/null
 
+# out_and_back MODE WHAT: 127.0.0.2 in MODE leaves the answer within
+# interval x fall + timeout, and comes back once it answers again
+out_and_back() {
+	local t
+	ctl 2 "set?port=$BP&mode=$1" >/dev/null
+	t=$(wait_for $W "127.0.0.1 127.0.0.3" 3000)
+	check "$2 fails the probe: endpoint out ($t ms)" within "$t" 1100
+	ctl 2 "set?port=$BP&mode=ok" >/dev/null
+	t=$(wait_for $W "$ALL" 3000)
+	check "$2: back once it answers ok again ($t ms)" within "$t" 3000
+}
+
 # --- a reset connection fails the probe; the endpoint leaves, then returns
-ctl 2 "set?port=$BP&mode=reset" >/dev/null
-t=$(wait_for $W "127.0.0.1 127.0.0.3" 3000)
-check "a connection reset (RST) fails the probe: endpoint out ($t ms)" within "$t" 1100
-ctl 2 "set?port=$BP&mode=ok" >/dev/null
-t=$(wait_for $W "$ALL" 3000)
-check "after the resets stop it comes back ($t ms)" within "$t" 3000
+out_and_back reset "a connection reset (RST)"
 
 # --- slow answers: inside the timeout they pass, beyond it they fail
 ctl 2 "set?port=$BP&mode=slow:100" >/dev/null
 sleep 1.5
 expect_eq "$(addrs $W)" "$ALL" "an answer after 100 ms (timeout 200 ms) passes"
-ctl 2 "set?port=$BP&mode=slow:400" >/dev/null
-t=$(wait_for $W "127.0.0.1 127.0.0.3" 3000)
-check "an answer after 400 ms (timeout 200 ms) fails: endpoint out ($t ms)" within "$t" 1100
-ctl 2 "set?port=$BP&mode=ok" >/dev/null
-t=$(wait_for $W "$ALL" 3000)
-check "back once answers are quick again ($t ms)" within "$t" 3000
+out_and_back slow:400 "an answer after 400 ms (timeout 200 ms)"
 
 # --- flapping every probe: pass, fail, pass, ... never rise 2 or fall 2
 # in a row, so the endpoint's state must not change at all (no answer

@@ -112,4 +112,32 @@ q api.default.svc.mesh.local A
 expect_rcode NXDOMAIN
 
 check_alive "four reloads"
+
+# broken files reloaded while queries flow: every query answered with the
+# running config's endpoints, none lost, none refused or failed
+python3 "$SRCDIR/tests/system/flood.py" "$PORT" "$WEB" --sockets 8 --seconds 3 --window 8 \
+	>"$TMP/flood.out" &
+FLOODPID=$!
+on_exit 'kill $FLOODPID 2>/dev/null'
+for i in $(seq 1 20); do
+	if ((i % 2)); then
+		printf '{ "listen": [%s], "ttl": ], "services": [] }\n' "$LISTEN" >"$CONF.bad"
+	else
+		printf '{ "listen": [%s], "services": [ { "name": "web", "endpoints": [ {"address": "10.0.0.300"} ] } ] }\n' \
+			"$LISTEN" >"$CONF.bad"
+	fi
+	mv "$CONF.bad" "$CONF"
+	kill -HUP "$PID"
+	sleep 0.1
+done
+wait "$FLOODPID"
+out=$(cat "$TMP/flood.out")
+note "under load, 20 broken reloads: $(echo "$out" | tr '\n' ' ')"
+sent=$(awk '$1 == "sent" { print $2 }' <<<"$out")
+expect_ge "$sent" 1000 "the load ran"
+expect_eq "$(awk '$1 == "answered" { print $2 }' <<<"$out")" "$sent" "every query answered during 20 broken reloads"
+expect_eq "$(awk '$1 == "rcode" || $1 == "set" { print $1, $2 }' <<<"$out" | tr '\n' ' ')" \
+	"rcode NOERROR set 10.0.0.1 " "every answer NOERROR with the running config's endpoint"
+check "each broken file was rejected" test "$(grep -c 'reload rejected' "$LOG")" -ge 20
+check_alive "20 broken reloads under load"
 finish

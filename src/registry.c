@@ -31,7 +31,7 @@ struct registry {
 	char *domain;
 	char *node_zone;
 	char *node_name;
-	struct strmap *rev;		/* address key -> "ns/name" (malloc'd) */
+	struct strmap *rev;		/* address key -> "ns/name" lines (malloc'd) */
 	struct sockaddr_storage *ns_addrs;
 	struct reg_service *svcs;	/* kept sorted by (namespace, name) */
 	size_t n, cap;
@@ -53,26 +53,103 @@ static void free_value(const char *key, void *value, void *arg)
 	free(value);
 }
 
-/* Reverse map: drop @p spec's addresses that point at it, or add them. */
-static void rev_update(struct registry *r, const struct svc_spec *spec, bool add)
+/* Is @p who one of the lines of claimant list @p list? Where, if so. */
+static char *claim_find(char *list, const char *who)
+{
+	size_t n = strlen(who);
+
+	for (char *l = list; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		if (strncmp(l, who, n) == 0 && (l[n] == '\n' || l[n] == '\0'))
+			return l;
+	}
+	return NULL;
+}
+
+/*
+ * Reverse map: add @p spec's addresses, or drop its claim on them. The
+ * value is the list of services that have the address, one "ns/name" per
+ * line in the order they claimed it; PTR answers name the first. When it
+ * goes, the next one answers (a shared address is rare: the list is short).
+ */
+struct addr_key {
+	uint8_t family;
+	uint8_t addr[16];
+};
+
+static struct addr_key addr_key_of(const struct svc_endpoint *e)
+{
+	struct addr_key k = { .family = (uint8_t)e->family };
+
+	memcpy(k.addr, e->addr, e->family == AF_INET ? 4 : 16);
+	return k;
+}
+
+static int addr_key_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(struct addr_key));
+}
+
+/* @p spec's addresses, sorted, for membership tests; NULL if none (or no
+ * memory: then every address counts as gone, and claims move to the end) */
+static struct addr_key *addr_set(const struct svc_spec *spec)
+{
+	struct addr_key *set = spec->n_endpoints ? calloc(spec->n_endpoints, sizeof(*set)) : NULL;
+
+	for (size_t i = 0; set && i < spec->n_endpoints; i++)
+		set[i] = addr_key_of(&spec->endpoints[i]);
+	if (set)
+		qsort(set, spec->n_endpoints, sizeof(*set), addr_key_cmp);
+	return set;
+}
+
+/*
+ * @p add: claim @p spec's addresses (claims it holds stay where they are
+ * in the list). Else drop its claims, except on the addresses in @p keep
+ * (its new spec, when it changes: its place in the line is kept).
+ */
+static void rev_update(struct registry *r, const struct svc_spec *spec, bool add,
+		       const struct svc_spec *keep)
 {
 	char key[SNAP_ADDR_KEY], who[2 * (DNS_MAX_LABEL + 1)];
+	struct addr_key *kept = !add && keep ? addr_set(keep) : NULL;
 
 	snprintf(who, sizeof(who), "%s/%s", spec->namespace, spec->name);
 	for (size_t i = 0; i < spec->n_endpoints; i++) {
+		if (kept) {
+			struct addr_key k = addr_key_of(&spec->endpoints[i]);
+			if (bsearch(&k, kept, keep->n_endpoints, sizeof(k), addr_key_cmp))
+				continue;
+		}
 		snapshot_addr_key(spec->endpoints[i].family, spec->endpoints[i].addr, key);
 		char *cur = strmap_get(r->rev, key);
+		char *at = cur ? claim_find(cur, who) : NULL;
 		if (!add) {
-			if (cur && strcmp(cur, who) == 0)
-				free(strmap_del(r->rev, key));
+			if (!at)
+				continue;
+			char *next = strchr(at, '\n');
+			if (next)
+				memmove(at, next + 1, strlen(next + 1) + 1);
+			else if (at > cur)
+				at[-1] = '\0';	/* the last line: drop its newline too */
+			else
+				free(strmap_del(r->rev, key));	/* no claimant left */
 			continue;
 		}
-		if (cur)
-			continue;	/* the first service to have it keeps it */
-		char *v = strdup(who);
-		if (!v || strmap_put(r->rev, key, v) < 0)
-			free(v);
+		if (at)
+			continue;	/* claimed already (an address twice) */
+		size_t cl = cur ? strlen(cur) : 0, wl = strlen(who);
+		char *v = realloc(cur, cl + (cur ? 1 : 0) + wl + 1);
+		if (!v)
+			continue;	/* no memory: this one gets no PTR */
+		if (cl)
+			v[cl++] = '\n';
+		memcpy(v + cl, who, wl + 1);
+		if (v != cur && strmap_put(r->rev, key, v) < 0) {
+			if (!cur)
+				free(v);	/* not in the map: ours to free */
+		}
 	}
+	free(kept);
 }
 
 static void mark_dirty(struct registry *r)
@@ -245,7 +322,7 @@ int registry_set_service(struct registry *r, enum registry_source source,
 	if (found) {
 		live = r->svcs[i].live;
 		r->svcs[i].live = NULL;
-		rev_update(r, &r->svcs[i].spec, false);
+		rev_update(r, &r->svcs[i].spec, false, &copy);
 		reg_service_deinit(&r->svcs[i]);
 	} else {
 		if (r->n == r->cap) {
@@ -264,7 +341,7 @@ int registry_set_service(struct registry *r, enum registry_source source,
 		log_warn("service %s.%s is defined by the config and by Kubernetes; the last one wins",
 			 spec->name, spec->namespace);
 	r->svcs[i].spec = copy;
-	rev_update(r, &r->svcs[i].spec, true);
+	rev_update(r, &r->svcs[i].spec, true, NULL);
 	r->svcs[i].source = source;
 	r->svcs[i].health = health;
 	r->svcs[i].live = live;
@@ -365,7 +442,7 @@ int registry_remove_service(struct registry *r, const char *ns, const char *name
 		return MESHDNS_ENOENT;
 	if (r->observer)
 		r->observer(r->observer_arg, &r->svcs[i].spec, NULL);
-	rev_update(r, &r->svcs[i].spec, false);
+	rev_update(r, &r->svcs[i].spec, false, NULL);
 	reg_service_deinit(&r->svcs[i]);
 	memmove(&r->svcs[i], &r->svcs[i + 1], (r->n - i - 1) * sizeof(*r->svcs));
 	r->n--;

@@ -434,19 +434,25 @@ void snapshot_addr_key(int family, const uint8_t *addr, char out[SNAP_ADDR_KEY])
 const struct snap_service *snapshot_find_address(const struct snapshot *s, int family,
 						 const uint8_t *addr, uint32_t *ep)
 {
-	char key[SNAP_ADDR_KEY], ns[DNS_MAX_LABEL + 1];
+	char key[SNAP_ADDR_KEY], ns[DNS_MAX_LABEL + 1], name[DNS_MAX_LABEL + 1];
 	const char *who, *slash;
 	size_t n = family == AF_INET ? 4 : 16;
 
 	if (!s->rev)
 		return NULL;
 	snapshot_addr_key(family, addr, key);
+	/* the first of the services that have the address (one per line) */
 	who = strmap_get(s->rev, key);
 	if (!who || !(slash = strchr(who, '/')) || (size_t)(slash - who) > DNS_MAX_LABEL)
 		return NULL;
+	size_t nl = strcspn(slash + 1, "\n");
+	if (nl > DNS_MAX_LABEL)
+		return NULL;
 	memcpy(ns, who, (size_t)(slash - who));
 	ns[slash - who] = '\0';
-	const struct snap_service *svc = snapshot_find_service(s, ns, slash + 1);
+	memcpy(name, slash + 1, nl);
+	name[nl] = '\0';
+	const struct snap_service *svc = snapshot_find_service(s, ns, name);
 	for (uint32_t i = 0; svc && i < svc->n_eps; i++) {
 		if (svc->eps[i].family == family && memcmp(svc->eps[i].addr, addr, n) == 0) {
 			*ep = i;

@@ -693,6 +693,63 @@ START_TEST(test_retire)
 }
 END_TEST
 
+/* The PTR owner of an address two services share, as they come and go. */
+static char *ptr_of(const char *rev)
+{
+	ldns_pkt *r = ask(rev, LDNS_RR_TYPE_PTR);
+	char *t = ldns_pkt_ancount(r) ? rdata(ldns_pkt_answer(r), 0, 0) : strdup("-");
+	ldns_pkt_free(r);
+	return t;
+}
+
+START_TEST(test_ptr_shared_address)
+{
+	struct svc_endpoint ep = { .family = AF_INET, .weight = 100, .ready = true,
+				   .addr = { 10, 0, 0, 1 } };
+	struct svc_endpoint eps2[2] = { ep, ep };
+	struct svc_spec a = { .name = "web2", .namespace = "default",
+			      .endpoints = &ep, .n_endpoints = 1 };
+	struct svc_spec b = { .name = "web3", .namespace = "default",
+			      .endpoints = eps2, .n_endpoints = 2 };
+	const char *rev = "1.0.0.10.in-addr.arpa.";
+	char *t;
+
+	eps2[1].addr[3] = 7;
+	/* web (from the config) has 10.0.0.1 first; web2 and web3 share it */
+	ck_assert_int_eq(registry_set_service(reg, REGISTRY_SOURCE_STATIC, &a), 0);
+	ck_assert_int_eq(registry_set_service(reg, REGISTRY_SOURCE_STATIC, &b), 0);
+	ck_assert_int_eq(registry_publish(reg), 0);
+	t = ptr_of(rev);
+	ck_assert_str_eq(t, "10-0-0-1.web.default.svc.mesh.local.");
+	free(t);
+	/* a change to web2 that keeps the address keeps its place in line */
+	ep.weight = 50;
+	ck_assert_int_eq(registry_set_service(reg, REGISTRY_SOURCE_STATIC, &a), 0);
+	/* the first claimant goes: the next one answers */
+	ck_assert_int_eq(registry_remove_service(reg, "default", "web"), 0);
+	ck_assert_int_eq(registry_publish(reg), 0);
+	t = ptr_of(rev);
+	ck_assert_str_eq(t, "10-0-0-1.web2.default.svc.mesh.local.");
+	free(t);
+	/* web2 drops the address: web3 has it */
+	ep.addr[3] = 9;
+	ck_assert_int_eq(registry_set_service(reg, REGISTRY_SOURCE_STATIC, &a), 0);
+	ck_assert_int_eq(registry_publish(reg), 0);
+	t = ptr_of(rev);
+	ck_assert_str_eq(t, "10-0-0-1.web3.default.svc.mesh.local.");
+	free(t);
+	t = ptr_of("9.0.0.10.in-addr.arpa.");
+	ck_assert_str_eq(t, "10-0-0-9.web2.default.svc.mesh.local.");
+	free(t);
+	/* and when nobody has it, no PTR of ours */
+	ck_assert_int_eq(registry_remove_service(reg, "default", "web3"), 0);
+	ck_assert_int_eq(registry_publish(reg), 0);
+	ldns_pkt *r = ask(rev, LDNS_RR_TYPE_PTR);
+	ck_assert_uint_eq(ldns_pkt_ancount(r), 0);
+	ldns_pkt_free(r);
+}
+END_TEST
+
 Suite *answer_suite(void)
 {
 	Suite *s = suite_create("dns_answer");
@@ -716,6 +773,7 @@ Suite *answer_suite(void)
 	tcase_add_test(tc, test_publish_update);
 	tcase_add_test(tc, test_worker_defer);
 	tcase_add_test(tc, test_retire);
+	tcase_add_test(tc, test_ptr_shared_address);
 	suite_add_tcase(s, tc);
 	return s;
 }

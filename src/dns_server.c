@@ -217,6 +217,8 @@ static void count_reply(struct dns_stats *st, const struct dns_answer_info *info
 {
 	if (info->parse == DNS_PARSE_OK || info->qtype)
 		STAT_ADD(st->qtype[stat_qtype(info->qtype)], 1);
+	if (info->forward)
+		return;		/* counted by count_forwarded() when answered */
 	if (!info->answered) {
 		STAT_ADD(st->dropped, 1);
 		return;
@@ -226,6 +228,13 @@ static void count_reply(struct dns_stats *st, const struct dns_answer_info *info
 		STAT_ADD(st->formerr, 1);
 	if (info->truncated)
 		STAT_ADD(st->truncated, 1);
+}
+
+/* A forwarded query's reply (from the cache or upstream) by its rcode. */
+static void count_forwarded(struct dns_stats *st, const uint8_t *m, size_t len)
+{
+	if (len >= 4)
+		STAT_ADD(st->rcode[m[3] & 15], 1);
 }
 
 static void log_bad(const struct dns_answer_info *info, const char *proto,
@@ -378,8 +387,10 @@ static void udp_answer(struct udp_ctx *cx, struct mmsghdr *in, const int *fd, in
 		STAT_ADD(cx->stats.refused_clients, cx->scratch.refuse);
 		count_reply(&cx->stats, &info);
 		log_bad(&info, "udp", (struct sockaddr *)from);
-		if (info.forward && srv->fwd)
+		if (info.forward && srv->fwd) {
 			out_len = forward_udp(cx, fd[i], m, b->out[k], sizeof(b->out[k]));
+			count_forwarded(&cx->stats, b->out[k], out_len);
+		}
 		if (!out_len)
 			continue;
 		enum rrl_verdict v = rrl_check(&cx->rrl, from, cx->scratch.now_ms);
@@ -817,6 +828,7 @@ static void tcp_read_cb(struct bufferevent *bev, void *arg)
 			struct fwd_reply_to to = { .tcp = true, .conn_id = c->id };
 			out_len = forwarder_query(srv->fwd, &srv->main.scratch.q, &to, DNS_MAX_MSG,
 						  srv->main.scratch.now_ms, srv->out, sizeof(srv->out));
+			count_forwarded(&srv->main.stats, srv->out, out_len);
 		}
 		if (!out_len)
 			continue;
@@ -1302,6 +1314,7 @@ static void fwd_send(void *arg, const struct fwd_reply_to *to, const uint8_t *m,
 {
 	struct dns_server *srv = arg;
 
+	count_forwarded(&srv->main.stats, m, len);
 	if (to->tcp) {
 		for (struct tcp_conn *c = srv->conns; c; c = c->next) {
 			if (c->id != to->conn_id)

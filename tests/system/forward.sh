@@ -50,14 +50,17 @@ asked() {	# how often unbound was asked NAME TYPE
 	grep -c "info: 127.0.0.1 $1\\. $2 IN" "$TMP/unbound.log" 2>/dev/null || true
 }
 
+FW_HTTP=$(python3 "$PYTOOL" freeport 0) || hard_error "no free port"
+metric() { curl -s --noproxy '*' "http://127.0.0.1:$FW_HTTP/metrics" | awk -v k="$1" '$1 == k { print $2 }'; }
 start_server <<EOF
-{ "listen": [@LISTEN@], "http": "off",
+{ "listen": [@LISTEN@], "http": "127.0.0.1:$FW_HTTP",
   "forward": {"upstreams": ["127.0.0.1:$UB_PORT"], "timeout_ms": 300},
   "cache": {"max_entries": 1000, "serve_stale": true, "stale_s": 600},
   "services": [{"name": "web", "endpoints": [{"address": "10.0.0.1"}, {"address": "fd00::1"}]}] }
 EOF
 
 # --- forwarded, then from the cache
+NOERROR0=$(metric 'meshdns_dns_responses_total{rcode="NOERROR"}')	# readiness SOA queries
 q www.example.test A
 expect_rcode NOERROR
 expect_eq "$(rdata ANSWER A)" "192.0.2.10" "forwarded answer"
@@ -78,6 +81,12 @@ expect_eq "$(rrs AUTHORITY SOA | awk '{print $1}')" "example.test." "NXDOMAIN ca
 q nosuch.example.test A
 expect_rcode NXDOMAIN
 expect_eq "$(asked nosuch.example.test A)" 1 "negative answer cached (upstream asked once)"
+# forwarded answers are counted by their rcode, not as dropped
+expect_eq "$(metric meshdns_dns_dropped_total)" 0 "metrics: forwarded queries are not counted as dropped"
+expect_eq "$(($(metric 'meshdns_dns_responses_total{rcode="NOERROR"}') - NOERROR0))" 2 \
+	"metrics: the two forwarded NOERROR answers (upstream, cache) counted"
+expect_eq "$(metric 'meshdns_dns_responses_total{rcode="NXDOMAIN"}')" 2 \
+	"metrics: the two forwarded NXDOMAIN answers (upstream, cache) counted"
 
 # --- search-path expansions of mesh names: NXDOMAIN without going upstream
 q web.default.svc.mesh.local.default.svc.cluster.local A

@@ -34,6 +34,7 @@
 #include <sys/eventfd.h>
 #include <sys/random.h>
 
+#include "meshdns/cache.h"
 #include "meshdns/clock.h"
 #include "meshdns/dns_answer.h"
 #include "meshdns/dns_server.h"
@@ -107,8 +108,25 @@ struct defer_slot {
 
 #define QS_OFFLINE		UINT64_MAX
 
+/*
+ * Answers the loop thread got for a worker's forwarded queries, for the
+ * worker's own cache (single producer: the loop; single consumer: the
+ * worker). A worker then answers repeated names itself instead of handing
+ * every cache hit over.
+ */
+#define FILL_SLOTS		64
+struct fill_slot {
+	uint64_t at_ms;			/* when the TTLs in msg were current */
+	uint16_t len;
+	uint8_t msg[UDP_OUT_MAX];
+};
+
 struct worker {
 	struct udp_ctx cx;
+	struct cache *cache;		/* NULL: no forwarding cache */
+	uint32_t fill_head;		/* the worker consumes here */
+	uint32_t fill_tail;		/* the loop thread produces here */
+	struct fill_slot fill[FILL_SLOTS];
 	pthread_t tid;
 	bool started;
 	int epfd;
@@ -349,6 +367,78 @@ static void defer_query(struct worker *w, int fd, const struct mmsghdr *m)
 	w->cx.deferred = true;
 }
 
+/* The worker that owns UDP socket @p fd, or NULL (the loop's, or gone). */
+static struct worker *worker_of_fd(const struct dns_server *srv, int fd)
+{
+	for (size_t i = 0; i < srv->n_udp; i++) {
+		if (srv->udp[i].fd == fd)
+			return srv->udp[i].owner ? srv->workers[srv->udp[i].owner - 1] : NULL;
+	}
+	return NULL;
+}
+
+/* Loop thread: offer a fresh forwarded answer to the worker whose client
+ * asked (a full ring drops it: the worker asks again next time). */
+static void fill_worker(const struct dns_server *srv, int fd, const uint8_t *m, size_t len)
+{
+	struct worker *w = worker_of_fd(srv, fd);
+
+	if (!w || !w->cache || len < DNS_HDR_LEN || len > UDP_OUT_MAX)
+		return;
+	uint32_t tail = w->fill_tail;
+	if (tail - __atomic_load_n(&w->fill_head, __ATOMIC_ACQUIRE) >= FILL_SLOTS)
+		return;
+	struct fill_slot *f = &w->fill[tail % FILL_SLOTS];
+	memcpy(f->msg, m, len);
+	f->len = (uint16_t)len;
+	f->at_ms = clock_now_ms();
+	__atomic_store_n(&w->fill_tail, tail + 1, __ATOMIC_RELEASE);
+}
+
+/* Worker: store what the loop thread offered, aged from when it was
+ * offered (not from now). The question of each answer, as a query, is the
+ * cache key. */
+static void fill_take(struct worker *w)
+{
+	uint32_t head = w->fill_head;
+	uint32_t tail = __atomic_load_n(&w->fill_tail, __ATOMIC_ACQUIRE);
+
+	for (; head != tail; head++) {
+		const struct fill_slot *f = &w->fill[head % FILL_SLOTS];
+		uint8_t qb[DNS_HDR_LEN + DNS_MAX_NAME + 4];
+		struct dns_query q;
+		size_t ql = DNS_HDR_LEN;
+		while (ql < f->len && f->msg[ql] && f->msg[ql] < 64 && ql < DNS_HDR_LEN + DNS_MAX_NAME)
+			ql += 1u + f->msg[ql];
+		ql += 5;	/* root, type, class */
+		if (ql > f->len || ql > sizeof(qb))
+			continue;
+		memcpy(qb, f->msg, ql);
+		qb[2] = 0;	/* a plain query: QR, flags and counts reset */
+		qb[3] = 0;
+		memset(qb + 4, 0, 8);
+		qb[5] = 1;
+		if (dns_query_parse(&q, qb, ql) == DNS_PARSE_OK)
+			(void)cache_insert(w->cache, &q, f->msg, f->len, f->at_ms);
+	}
+	__atomic_store_n(&w->fill_head, head, __ATOMIC_RELEASE);
+}
+
+/* Worker: a forwarded name from its own cache. @return reply length or 0 */
+static size_t worker_cache_hit(struct udp_ctx *cx, uint8_t *out, size_t cap)
+{
+	const struct dns_query *q = &cx->scratch.q;
+	uint16_t edns = cx->srv->edns_size;
+	size_t limit = q->edns ? (q->udp_size < edns ? q->udp_size : edns) : DNS_MIN_UDP;
+	bool stale;
+
+	size_t n = cache_lookup(cx->w->cache, q, cx->scratch.now_ms, false, out,
+				limit < cap ? limit : cap, edns, &stale);
+	if (n)
+		STAT_ADD(cx->stats.worker_cache_hits, 1);
+	return n;
+}
+
 /*
  * Answer @p got datagrams (in[i] came to socket fd[i]) and send the
  * answers with sendmmsg(), one call per run of the same socket. A worker
@@ -365,6 +455,8 @@ static void udp_answer(struct udp_ctx *cx, struct mmsghdr *in, const int *fd, in
 	if (cx->w)
 		cx->scratch.forwarding = __atomic_load_n(&srv->forwarding, __ATOMIC_RELAXED);
 	cx->scratch.now_ms = clock_now_ms();
+	if (cx->w && cx->w->cache)
+		fill_take(cx->w);
 	uint64_t t0 = now_ns();
 	for (int i = 0; i < got; i++) {
 		struct mmsghdr *m = &in[i];
@@ -379,7 +471,9 @@ static void udp_answer(struct udp_ctx *cx, struct mmsghdr *in, const int *fd, in
 		size_t out_len = dns_answer(snap, m->msg_hdr.msg_iov->iov_base, m->msg_len,
 					    false, b->out[k], sizeof(b->out[k]),
 					    &cx->scratch, &info);
-		if (info.defer) {
+		if (info.defer && info.forward && cx->w->cache)
+			out_len = worker_cache_hit(cx, b->out[k], sizeof(b->out[k]));
+		if (info.defer && !out_len) {
 			defer_query(cx->w, fd[i], m);
 			continue;
 		}
@@ -387,9 +481,13 @@ static void udp_answer(struct udp_ctx *cx, struct mmsghdr *in, const int *fd, in
 		STAT_ADD(cx->stats.refused_clients, cx->scratch.refuse);
 		count_reply(&cx->stats, &info);
 		log_bad(&info, "udp", (struct sockaddr *)from);
-		if (info.forward && srv->fwd) {
+		if (info.forward && out_len) {
+			count_forwarded(&cx->stats, b->out[k], out_len);	/* a worker's hit */
+		} else if (info.forward && srv->fwd) {
 			out_len = forward_udp(cx, fd[i], m, b->out[k], sizeof(b->out[k]));
 			count_forwarded(&cx->stats, b->out[k], out_len);
+			if (out_len && srv->n_workers)
+				fill_worker(srv, fd[i], b->out[k], out_len);
 		}
 		if (!out_len)
 			continue;
@@ -1136,6 +1234,7 @@ void dns_server_delete(struct dns_server *srv)
 		for (size_t i = 0; i < srv->n_retired; i++)
 			snapshot_delete(srv->retired[i].snap);
 		for (unsigned i = 0; i < srv->n_workers; i++) {
+			cache_delete(srv->workers[i]->cache);
 			close(srv->workers[i]->epfd);
 			close(srv->workers[i]->stop_fd);
 			free(srv->workers[i]);
@@ -1310,11 +1409,14 @@ size_t dns_server_busy_connections(const struct dns_server *srv)
 }
 
 /* A forwarded answer: to a UDP client, or to a TCP connection still open. */
-static void fwd_send(void *arg, const struct fwd_reply_to *to, const uint8_t *m, size_t len)
+static void fwd_send(void *arg, const struct fwd_reply_to *to, const uint8_t *m, size_t len,
+		     bool fresh)
 {
 	struct dns_server *srv = arg;
 
 	count_forwarded(&srv->main.stats, m, len);
+	if (fresh && !to->tcp && srv->n_workers)
+		fill_worker(srv, to->fd, m, len);
 	if (to->tcp) {
 		for (struct tcp_conn *c = srv->conns; c; c = c->next) {
 			if (c->id != to->conn_id)
@@ -1352,6 +1454,23 @@ int dns_server_set_forwarder(struct dns_server *srv, const struct fwd_params *p)
 	srv->fwd = forwarder_create(srv->base, p, fwd_send, srv);
 	srv->main.scratch.forwarding = srv->fwd != NULL;
 	__atomic_store_n(&srv->forwarding, srv->fwd != NULL, __ATOMIC_RELAXED);
+	if (srv->fwd && p->cache_enabled && srv->n_workers) {
+		/* each worker a share of the entries, fresh answers only (the
+		 * loop's cache keeps serve-stale) */
+		struct cache_params cp = p->cache;
+		cp.max_entries = cp.max_entries / srv->n_workers > 64 ?
+				 cp.max_entries / srv->n_workers : 64;
+		cp.stale_s = 0;
+		bool running = srv->workers[0]->started;
+		if (running)
+			workers_stop(srv);
+		for (unsigned i = 0; i < srv->n_workers; i++) {
+			cache_delete(srv->workers[i]->cache);
+			srv->workers[i]->cache = cache_create(&cp);
+		}
+		if (running && workers_start(srv) < 0)
+			return MESHDNS_ENOMEM;
+	}
 	return srv->fwd ? 0 : MESHDNS_ENOMEM;
 }
 

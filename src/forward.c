@@ -158,7 +158,7 @@ static void send_servfail(struct forwarder *f, struct fwd_waiter *w)
 		wbuf_bytes(&b, text, sizeof(text) - 1);
 	}
 	f->st.servfail++;
-	f->send(f->arg, &w->to, f->out, b.len);
+	f->send(f->arg, &w->to, f->out, b.len, false);
 }
 
 static void pending_free(struct pending *p)
@@ -196,7 +196,7 @@ static void fail_all(struct pending *p)
 				    : 0;
 		if (n && stale) {
 			f->st.stale++;
-			f->send(f->arg, &w->to, f->out, n);
+			f->send(f->arg, &w->to, f->out, n, false);
 		} else {
 			send_servfail(f, w);
 		}
@@ -214,7 +214,7 @@ static void answer(struct pending *p, const uint8_t *resp, size_t len)
 		size_t n = cache_relay(&p->asked, resp, len, &w->q, f->out, w->limit,
 				       f->edns_size);
 		if (n)
-			f->send(f->arg, &w->to, f->out, n);
+			f->send(f->arg, &w->to, f->out, n, true);
 		else
 			send_servfail(f, w);
 	}

@@ -207,14 +207,16 @@ static void metrics(struct ops_http *o, struct evbuffer *b)
 	if (fw) {
 		const struct fwd_stats *f = forwarder_stats(fw);
 		const struct cache_stats *c = forwarder_cache_stats(fw);
-		metric1(b, "meshdns_forward_requests_total", "counter", "Queries for names outside the mesh (cache hits included).", (uint64_t)f->queries);
+		uint64_t wh = dns_server_stats(o->src.dns)->worker_cache_hits;
+		metric1(b, "meshdns_forward_requests_total", "counter", "Queries for names outside the mesh (cache hits included).", (uint64_t)f->queries + wh);
 		metric1(b, "meshdns_forward_upstream_queries_total", "counter", "Queries sent to upstream servers.", (uint64_t)f->upstream_queries);
 		metric1(b, "meshdns_forward_coalesced_total", "counter", "Queries answered by an identical query already in flight.", (uint64_t)f->coalesced);
 		metric1(b, "meshdns_forward_timeouts_total", "counter", "Upstream tries that timed out.", (uint64_t)f->timeouts);
 		metric1(b, "meshdns_forward_servfail_total", "counter", "SERVFAIL sent because no upstream answered.", (uint64_t)f->servfail);
 		metric1(b, "meshdns_forward_dropped_replies_total", "counter", "Upstream packets that matched no query (late, or spoofed).", (uint64_t)f->dropped_replies);
 		if (c) {
-			metric1(b, "meshdns_cache_hits_total", "counter", "Answers from the cache.", (uint64_t)c->hits);
+			metric1(b, "meshdns_cache_hits_total", "counter", "Answers from the cache (the workers' included).", (uint64_t)c->hits + wh);
+			metric1(b, "meshdns_cache_worker_hits_total", "counter", "Of those, answered by a worker thread's own cache.", wh);
 			metric1(b, "meshdns_cache_misses_total", "counter", "Cache lookups that missed.", (uint64_t)c->misses);
 			metric1(b, "meshdns_cache_served_stale_total", "counter", "Expired answers served because no upstream answered (RFC 8767).", (uint64_t)c->stale_hits);
 			metric1(b, "meshdns_cache_evictions_total", "counter", "Entries evicted to stay within max_entries.", (uint64_t)c->evictions);

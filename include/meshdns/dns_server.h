@@ -57,6 +57,7 @@ struct dns_stats {
 	uint64_t refused_clients;	/* outside the allow list */
 	uint64_t rate_limited;		/* UDP responses limited (dropped or slipped) */
 	uint64_t rate_limit_slipped;	/* of those, sent truncated */
+	uint64_t worker_cache_hits;	/* forwarded names answered by a worker's cache */
 };
 
 /**

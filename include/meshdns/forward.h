@@ -59,9 +59,10 @@ struct fwd_reply_to {
 	uint64_t conn_id;
 };
 
-/** Sends @p msg to @p to (the DNS server's job). */
+/** Sends @p msg to @p to (the DNS server's job). @p fresh: an upstream's
+ * answer relayed (not SERVFAIL, not a stale answer from the cache). */
 typedef void (*fwd_send_cb)(void *arg, const struct fwd_reply_to *to,
-			    const uint8_t *msg, size_t len);
+			    const uint8_t *msg, size_t len, bool fresh);
 
 struct fwd_stats {
 	uint64_t queries;		/* asked of the forwarder */

@@ -66,6 +66,18 @@ expect_contains '"addr=10.0.0.1 ' "_status through a worker: facts from the loop
 q +tcp "$WEB" A
 expect_rdata ANSWER A 10.0.0.1 10.0.0.2
 
+# forwarded names: once the loop thread has an answer, each worker keeps
+# a copy and answers repeats itself (no hop to the loop per cache hit)
+hits0=$(metric meshdns_cache_worker_hits_total)
+out=$(python3 "$FLOOD" "$PORT" example.org --sockets 16 --seconds 1 --window 4)
+note "example.org from 16 sockets: $(echo "$out" | tr '\n' ' ')"
+sent=$(awk '$1 == "sent" { print $2 }' <<<"$out")
+expect_eq "$(awk '$1 == "answered" { print $2 }' <<<"$out")" "$sent" "forwarded name: every query answered"
+expect_eq "$(awk '$1 == "set" { print $2 }' <<<"$out")" "192.0.2.7" "forwarded name: every answer the upstream's"
+hits=$(($(metric meshdns_cache_worker_hits_total) - hits0))
+expect_ge "$hits" "$((sent * 9 / 10))" "at least 90% of $sent answered from the workers' own caches"
+expect_eq "$(metric meshdns_forward_upstream_queries_total)" 1 "the upstream was asked once in all"
+
 # load from 32 sockets: every query answered, spread over the workers
 before=$(metric 'meshdns_dns_requests_total{proto="udp"}')
 out=$(python3 "$FLOOD" "$PORT" "$WEB" --sockets 32 --seconds 2 --window 8)

@@ -7,7 +7,8 @@
 # of every kind (A, SRV, NXDOMAIN, TXT _status, forwarded, TCP, garbage),
 # then SIGTERM. Zero memcheck errors and no definitely lost bytes; and the
 # mesh UDP path allocates nothing per query (heap allocation counts of a
-# run with 10,000 more queries are compared).
+# run with 10,000 more queries are compared). Then all of it again with two
+# worker threads.
 . "$(dirname "$0")/lib.sh"
 need_cmd valgrind
 if grep -q __asan_init "$MESHDNS" 2>/dev/null; then
@@ -29,19 +30,20 @@ for i in range(n):
     s.recv(4096)
 PY
 
-run() {	# run N: meshdns under memcheck answering N mesh queries; prints its log
-	local port http vlog n=$1
+run() {	# run N [THREADS]: meshdns under memcheck answering N mesh queries
+	local port http vlog n=$1 threads=${2:-1}
 	port=$(python3 "$PYTOOL" freeport 0)
 	http=$(python3 "$PYTOOL" freeport 0)
-	vlog=$TMP/vg-$n.txt
+	vlog=$TMP/vg-$n-$threads.txt
 	cat >"$TMP/vg.conf" <<EOF
 { "listen": ["127.0.0.1:$port"], "http": "127.0.0.1:$http", "log_level": "warn",
+  "threads": $threads,
   "services": [{"name": "web", "ports": [{"name": "http", "port": $port}],
     "probe": {"type": "tcp", "interval_ms": 200, "timeout_ms": 100},
     "endpoints": [{"address": "127.0.0.1"}, {"address": "127.0.0.2"}, {"address": "fd00::1"}]}] }
 EOF
 	valgrind --error-exitcode=3 --leak-check=full --errors-for-leak-kinds=definite \
-		--log-file="$vlog" "$MESHDNS" -c "$TMP/vg.conf" 2>"$TMP/vg-$n.err" &
+		--log-file="$vlog" "$MESHDNS" -c "$TMP/vg.conf" 2>"$TMP/vg-$n-$threads.err" &
 	VG=$!
 	for _ in $(seq 100); do
 		dig @127.0.0.1 -p "$port" +time=1 +tries=1 mesh.local SOA >/dev/null 2>&1 && break
@@ -73,5 +75,17 @@ expect_eq "$VG_RC" 0 "memcheck: clean with 10,100 queries too"
 # probes keep running meanwhile (each TCP probe allocates its event): allow
 # a little, but 10,000 queries must not add one allocation each
 check "the mesh UDP path allocates nothing per query" \
+	test $((allocs10100 - allocs100)) -lt 1000
+
+# the same with two worker threads: snapshots retired across threads and
+# the workers' own state are freed, and a worker allocates nothing per query
+run 100 2
+allocs100=$(sed -n 's/.*total heap usage: \([0-9,]*\) allocs.*/\1/p' "$VG_LOG" | tr -d ,)
+expect_eq "$VG_RC" 0 "threads 2: memcheck: no errors and no definite leaks"
+run 10100 2
+allocs10100=$(sed -n 's/.*total heap usage: \([0-9,]*\) allocs.*/\1/p' "$VG_LOG" | tr -d ,)
+note "threads 2: heap allocations: $allocs100 with 100 queries, $allocs10100 with 10,100"
+expect_eq "$VG_RC" 0 "threads 2: memcheck: clean with 10,100 queries too"
+check "threads 2: a worker's UDP path allocates nothing per query" \
 	test $((allocs10100 - allocs100)) -lt 1000
 finish

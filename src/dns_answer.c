@@ -481,9 +481,7 @@ static size_t ptr_reply(const struct snapshot *snap, const struct dns_query *q,
 			size_t cap, struct dns_answer_info *info)
 {
 	const struct snap_target *t = &svc->targets[svc->eps[ep].target];
-	size_t limit = tcp ? DNS_MAX_MSG : q->edns ? (q->udp_size < snap->edns_buffer_size
-						      ? q->udp_size : snap->edns_buffer_size)
-					 : DNS_MIN_UDP;
+	size_t limit = tcp ? DNS_MAX_MSG : dns_udp_limit(q, snap->edns_buffer_size);
 	struct reply r;
 	size_t rdlen_at;
 
@@ -613,14 +611,7 @@ size_t dns_answer(const struct snapshot *snap, const uint8_t *pkt, size_t len,
 		return error_reply(snap, &q, DNS_RCODE_REFUSED, out, out_cap, info);
 	}
 
-	if (tcp) {
-		r.limit = DNS_MAX_MSG;
-	} else if (q.edns) {
-		r.limit = q.udp_size < snap->edns_buffer_size ? q.udp_size
-							      : snap->edns_buffer_size;
-	} else {
-		r.limit = DNS_MIN_UDP;
-	}
+	r.limit = tcp ? DNS_MAX_MSG : dns_udp_limit(&q, snap->edns_buffer_size);
 	if (r.limit > out_cap)
 		r.limit = out_cap;
 	/* a source has not listed yet: what we do not know may exist */

@@ -121,6 +121,18 @@ static enum dns_parse_result parse_additional(struct dns_query *q, size_t *pos,
 	return DNS_PARSE_OK;
 }
 
+size_t dns_question_end(const uint8_t *m, size_t len)
+{
+	size_t p = DNS_HDR_LEN;
+
+	while (p < len && m[p] && m[p] < 64 && p < DNS_HDR_LEN + DNS_MAX_NAME)
+		p += 1u + m[p];
+	if (p >= len || m[p] != 0)
+		return 0;
+	p += 5;		/* root label, type, class */
+	return p <= len ? p : 0;
+}
+
 enum dns_parse_result dns_query_parse(struct dns_query *q, const uint8_t *pkt,
 				      size_t len)
 {

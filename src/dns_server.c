@@ -91,6 +91,41 @@ struct udp_ctx {
 };
 
 /*
+ * The indexes of a single-producer single-consumer ring: the producer
+ * owns tail, the consumer head; each publishes its own with a release
+ * store and reads the other's with an acquire load, so a slot is written
+ * before it is seen and read before it is reused. Slots live beside it.
+ */
+struct spsc {
+	uint32_t head;
+	uint32_t tail;
+};
+
+/* Producer: the slot to write, or -1 when all @p n slots are taken. */
+static int spsc_slot(const struct spsc *r, uint32_t n)
+{
+	if (r->tail - __atomic_load_n(&r->head, __ATOMIC_ACQUIRE) >= n)
+		return -1;
+	return (int)(r->tail % n);
+}
+
+static void spsc_push(struct spsc *r)
+{
+	__atomic_store_n(&r->tail, r->tail + 1, __ATOMIC_RELEASE);
+}
+
+/* Consumer: slots ready, from head % n on. */
+static uint32_t spsc_ready(const struct spsc *r)
+{
+	return __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE) - r->head;
+}
+
+static void spsc_pop(struct spsc *r, uint32_t k)
+{
+	__atomic_store_n(&r->head, r->head + k, __ATOMIC_RELEASE);
+}
+
+/*
  * A query a worker hands to the loop thread (forwarding, cache, PTR,
  * _status): the datagram as received, answered later from the same
  * socket. One single-producer single-consumer ring per worker.
@@ -124,18 +159,16 @@ struct fill_slot {
 struct worker {
 	struct udp_ctx cx;
 	struct cache *cache;		/* NULL: no forwarding cache */
-	uint32_t fill_head;		/* the worker consumes here */
-	uint32_t fill_tail;		/* the loop thread produces here */
+	struct spsc fillq;		/* loop thread -> worker */
 	struct fill_slot fill[FILL_SLOTS];
 	pthread_t tid;
 	bool started;
-	int epfd;
-	int stop_fd;			/* eventfd: stop */
-	int stopping;			/* set with stop_fd, for a blocked recvmmsg */
-	int fd;				/* its only socket, or -1: several (epoll) */
+	int stopping;			/* seen within WORKER_POLL_MS */
+	int epfd;			/* its sockets, when it has several */
+	int fd;				/* its last socket */
+	unsigned n_fds;			/* 1: it blocks in recvmmsg() on fd */
 	uint64_t qs;			/* epoch seen, or QS_OFFLINE (idle) */
-	uint32_t head;			/* ring: the loop thread consumes here */
-	uint32_t tail;			/* the worker produces here */
+	struct spsc deferq;		/* worker -> loop thread */
 	struct defer_slot ring[RING_SLOTS];
 };
 
@@ -285,15 +318,10 @@ static void log_bad(const struct dns_answer_info *info, const char *proto,
  */
 static size_t slip_reply(uint8_t *o, size_t len)
 {
-	size_t p = DNS_HDR_LEN;
+	size_t p = rd16(o + 4) == 1 ? dns_question_end(o, len) : 0;
 
-	if (rd16(o + 4) == 1) {
-		while (p < len && o[p] && o[p] < 64)
-			p += 1u + o[p];
-		p += 5;		/* root label, type, class */
-		if (p > len)
-			p = DNS_HDR_LEN;
-	}
+	if (!p)
+		p = DNS_HDR_LEN;
 	o[2] |= DNS_FLAG_TC >> 8;
 	o[4] = 0;
 	o[5] = p > DNS_HDR_LEN;
@@ -330,17 +358,17 @@ static size_t forward_udp(struct udp_ctx *cx, int fd, struct mmsghdr *m, uint8_t
 	struct fwd_reply_to to = { .tcp = false, .fd = fd,
 				   .addr_len = m->msg_hdr.msg_namelen };
 	const struct dns_query *q = &cx->scratch.q;
-	size_t limit = q->edns ? (q->udp_size < srv->edns_size ? q->udp_size : srv->edns_size)
-			       : DNS_MIN_UDP;
+	size_t limit = dns_udp_limit(q, srv->edns_size);
+
+	union {
+		struct cmsghdr align;
+		uint8_t buf[CTL_LEN];
+	} ctl;
 
 	memcpy(&to.addr, m->msg_hdr.msg_name, m->msg_hdr.msg_namelen);
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&m->msg_hdr); c; c = CMSG_NXTHDR(&m->msg_hdr, c)) {
-		if ((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) ||
-		    (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO)) {
-			to.ctl_len = c->cmsg_len < sizeof(to.ctl) ? c->cmsg_len : 0;
-			memcpy(to.ctl, c, to.ctl_len);
-		}
-	}
+	/* the reply's control message, ready to send later (fwd_send) */
+	to.ctl_len = reply_ctl(&m->msg_hdr, ctl.buf);
+	memcpy(to.ctl, ctl.buf, to.ctl_len);
 	return forwarder_query(srv->fwd, q, &to, limit, cx->scratch.now_ms, out, cap);
 }
 
@@ -348,14 +376,14 @@ static size_t forward_udp(struct udp_ctx *cx, int fd, struct mmsghdr *m, uint8_t
  * (the client retries, as after any loss). */
 static void defer_query(struct worker *w, int fd, const struct mmsghdr *m)
 {
-	uint32_t tail = w->tail;
+	int slot = spsc_slot(&w->deferq, RING_SLOTS);
 
-	if (tail - __atomic_load_n(&w->head, __ATOMIC_ACQUIRE) >= RING_SLOTS) {
+	if (slot < 0) {
 		STAT_ADD(w->cx.stats.queries_udp, 1);
 		STAT_ADD(w->cx.stats.dropped, 1);
 		return;
 	}
-	struct defer_slot *d = &w->ring[tail % RING_SLOTS];
+	struct defer_slot *d = &w->ring[slot];
 	d->fd = fd;
 	d->len = (uint16_t)m->msg_len;
 	memcpy(d->in, m->msg_hdr.msg_iov->iov_base, m->msg_len);
@@ -363,7 +391,7 @@ static void defer_query(struct worker *w, int fd, const struct mmsghdr *m)
 	memcpy(&d->from, m->msg_hdr.msg_name, d->namelen);
 	d->ctl_len = m->msg_hdr.msg_controllen <= CTL_LEN ? (socklen_t)m->msg_hdr.msg_controllen : 0;
 	memcpy(d->ctl, m->msg_hdr.msg_control, d->ctl_len);
-	__atomic_store_n(&w->tail, tail + 1, __ATOMIC_RELEASE);
+	spsc_push(&w->deferq);
 	w->cx.deferred = true;
 }
 
@@ -383,16 +411,15 @@ static void fill_worker(const struct dns_server *srv, int fd, const uint8_t *m, 
 {
 	struct worker *w = worker_of_fd(srv, fd);
 
-	if (!w || !w->cache || len < DNS_HDR_LEN || len > UDP_OUT_MAX)
+	int slot;
+
+	if (!w || !w->cache || len > UDP_OUT_MAX || (slot = spsc_slot(&w->fillq, FILL_SLOTS)) < 0)
 		return;
-	uint32_t tail = w->fill_tail;
-	if (tail - __atomic_load_n(&w->fill_head, __ATOMIC_ACQUIRE) >= FILL_SLOTS)
-		return;
-	struct fill_slot *f = &w->fill[tail % FILL_SLOTS];
+	struct fill_slot *f = &w->fill[slot];
 	memcpy(f->msg, m, len);
 	f->len = (uint16_t)len;
 	f->at_ms = clock_now_ms();
-	__atomic_store_n(&w->fill_tail, tail + 1, __ATOMIC_RELEASE);
+	spsc_push(&w->fillq);
 }
 
 /* Worker: store what the loop thread offered, aged from when it was
@@ -400,28 +427,22 @@ static void fill_worker(const struct dns_server *srv, int fd, const uint8_t *m, 
  * cache key. */
 static void fill_take(struct worker *w)
 {
-	uint32_t head = w->fill_head;
-	uint32_t tail = __atomic_load_n(&w->fill_tail, __ATOMIC_ACQUIRE);
+	uint32_t n = spsc_ready(&w->fillq);
 
-	for (; head != tail; head++) {
-		const struct fill_slot *f = &w->fill[head % FILL_SLOTS];
+	for (uint32_t i = 0; i < n; i++) {
+		const struct fill_slot *f = &w->fill[(w->fillq.head + i) % FILL_SLOTS];
 		uint8_t qb[DNS_HDR_LEN + DNS_MAX_NAME + 4];
 		struct dns_query q;
-		size_t ql = DNS_HDR_LEN;
-		while (ql < f->len && f->msg[ql] && f->msg[ql] < 64 && ql < DNS_HDR_LEN + DNS_MAX_NAME)
-			ql += 1u + f->msg[ql];
-		ql += 5;	/* root, type, class */
-		if (ql > f->len || ql > sizeof(qb))
+		size_t ql = dns_question_end(f->msg, f->len);
+		if (!ql || ql > sizeof(qb))
 			continue;
 		memcpy(qb, f->msg, ql);
-		qb[2] = 0;	/* a plain query: QR, flags and counts reset */
-		qb[3] = 0;
-		memset(qb + 4, 0, 8);
+		memset(qb + 2, 0, 10);	/* a plain query: QR, flags and counts reset */
 		qb[5] = 1;
 		if (dns_query_parse(&q, qb, ql) == DNS_PARSE_OK)
 			(void)cache_insert(w->cache, &q, f->msg, f->len, f->at_ms);
 	}
-	__atomic_store_n(&w->fill_head, head, __ATOMIC_RELEASE);
+	spsc_pop(&w->fillq, n);
 }
 
 /* Worker: a forwarded name from its own cache. @return reply length or 0 */
@@ -429,7 +450,7 @@ static size_t worker_cache_hit(struct udp_ctx *cx, uint8_t *out, size_t cap)
 {
 	const struct dns_query *q = &cx->scratch.q;
 	uint16_t edns = cx->srv->edns_size;
-	size_t limit = q->edns ? (q->udp_size < edns ? q->udp_size : edns) : DNS_MIN_UDP;
+	size_t limit = dns_udp_limit(q, edns);
 	bool stale;
 
 	size_t n = cache_lookup(cx->w->cache, q, cx->scratch.now_ms, false, out,
@@ -471,24 +492,25 @@ static void udp_answer(struct udp_ctx *cx, struct mmsghdr *in, const int *fd, in
 		size_t out_len = dns_answer(snap, m->msg_hdr.msg_iov->iov_base, m->msg_len,
 					    false, b->out[k], sizeof(b->out[k]),
 					    &cx->scratch, &info);
-		if (info.defer && info.forward && cx->w->cache)
-			out_len = worker_cache_hit(cx, b->out[k], sizeof(b->out[k]));
-		if (info.defer && !out_len) {
-			defer_query(cx->w, fd[i], m);
-			continue;
+		if (info.defer) {
+			/* a worker: its own cache, else the loop thread */
+			if (info.forward && cx->w->cache)
+				out_len = worker_cache_hit(cx, b->out[k], sizeof(b->out[k]));
+			if (!out_len) {
+				defer_query(cx->w, fd[i], m);
+				continue;
+			}
+		} else if (info.forward && srv->fwd) {
+			out_len = forward_udp(cx, fd[i], m, b->out[k], sizeof(b->out[k]));
+			if (out_len && srv->n_workers)
+				fill_worker(srv, fd[i], b->out[k], out_len);
 		}
 		STAT_ADD(cx->stats.queries_udp, 1);
 		STAT_ADD(cx->stats.refused_clients, cx->scratch.refuse);
 		count_reply(&cx->stats, &info);
-		log_bad(&info, "udp", (struct sockaddr *)from);
-		if (info.forward && out_len) {
-			count_forwarded(&cx->stats, b->out[k], out_len);	/* a worker's hit */
-		} else if (info.forward && srv->fwd) {
-			out_len = forward_udp(cx, fd[i], m, b->out[k], sizeof(b->out[k]));
+		if (info.forward)
 			count_forwarded(&cx->stats, b->out[k], out_len);
-			if (out_len && srv->n_workers)
-				fill_worker(srv, fd[i], b->out[k], out_len);
-		}
+		log_bad(&info, "udp", (struct sockaddr *)from);
 		if (!out_len)
 			continue;
 		enum rrl_verdict v = rrl_check(&cx->rrl, from, cx->scratch.now_ms);
@@ -620,18 +642,26 @@ static void udp_read_cb(evutil_socket_t fd, short what, void *arg)
 	udp_serve(&us->srv->main, fd, MSG_DONTWAIT);
 }
 
-/* About to read the snapshot: announce the epoch seen (see above). */
+/* About to read the snapshot: announce the epoch seen (see above). The
+ * fence orders the announcement before the snapshot load (store-load). */
 static void worker_online(struct worker *w)
 {
-	__atomic_store_n(&w->qs, __atomic_load_n(&w->cx.srv->epoch, __ATOMIC_SEQ_CST),
-			 __ATOMIC_SEQ_CST);
+	__atomic_store_n(&w->qs, __atomic_load_n(&w->cx.srv->epoch, __ATOMIC_ACQUIRE),
+			 __ATOMIC_RELAXED);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+/* Done with the snapshot until the next wakeup. */
+static void worker_offline(struct worker *w)
+{
+	__atomic_store_n(&w->qs, QS_OFFLINE, __ATOMIC_RELEASE);
 }
 
 /*
  * A worker with one socket blocks in recvmmsg() itself (MSG_WAITFORONE):
- * two syscalls per wakeup, no epoll_wait(). The socket's receive timeout
- * (WORKER_POLL_MS) lets it notice a stop.
+ * two syscalls per wakeup, no epoll_wait(). With several it waits in
+ * epoll_wait(). Either wait ends within WORKER_POLL_MS (the socket's
+ * receive timeout, epoll's timeout) so that a stop is noticed.
  */
 #define WORKER_POLL_MS	20
 
@@ -640,32 +670,21 @@ static void *worker_main(void *arg)
 	struct worker *w = arg;
 	struct epoll_event ev[16];
 
-	if (w->fd >= 0) {
-		for (;;) {
-			__atomic_store_n(&w->qs, QS_OFFLINE, __ATOMIC_SEQ_CST);
-			if (__atomic_load_n(&w->stopping, __ATOMIC_ACQUIRE))
-				break;
+	while (!__atomic_load_n(&w->stopping, __ATOMIC_ACQUIRE)) {
+		worker_offline(w);
+		if (w->n_fds == 1) {
 			udp_serve(&w->cx, w->fd, MSG_WAITFORONE);
-		}
-		return NULL;
-	}
-	for (;;) {
-		__atomic_store_n(&w->qs, QS_OFFLINE, __ATOMIC_SEQ_CST);
-		int n = epoll_wait(w->epfd, ev, 16, -1);
-		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0) {
+		}
+		int n = epoll_wait(w->epfd, ev, 16, WORKER_POLL_MS);
+		if (n < 0 && errno != EINTR) {
 			log_err("worker: epoll_wait: %s", strerror(errno));
 			break;
 		}
-		for (int i = 0; i < n; i++) {
-			if (ev[i].data.fd == w->stop_fd)
-				goto out;
+		for (int i = 0; i < n; i++)
 			udp_serve(&w->cx, ev[i].data.fd, MSG_DONTWAIT);
-		}
 	}
-out:
-	__atomic_store_n(&w->qs, QS_OFFLINE, __ATOMIC_SEQ_CST);
+	worker_offline(w);
 	return NULL;
 }
 
@@ -678,15 +697,11 @@ static void drain_rings(struct dns_server *srv)
 
 	for (unsigned wi = 0; wi < srv->n_workers; wi++) {
 		struct worker *w = srv->workers[wi];
-		for (;;) {
-			uint32_t head = w->head;
-			uint32_t n = __atomic_load_n(&w->tail, __ATOMIC_ACQUIRE) - head;
-			if (n == 0)
-				break;
+		for (uint32_t n; (n = spsc_ready(&w->deferq)) != 0;) {
 			if (n > UDP_BATCH)
 				n = UDP_BATCH;
 			for (uint32_t i = 0; i < n; i++) {
-				struct defer_slot *d = &w->ring[(head + i) % RING_SLOTS];
+				struct defer_slot *d = &w->ring[(w->deferq.head + i) % RING_SLOTS];
 				iov[i] = (struct iovec){ d->in, d->len };
 				in[i].msg_hdr = (struct msghdr){
 					.msg_name = &d->from, .msg_namelen = d->namelen,
@@ -698,7 +713,7 @@ static void drain_rings(struct dns_server *srv)
 				fd[i] = d->fd;
 			}
 			udp_answer(&srv->main, in, fd, (int)n);
-			__atomic_store_n(&w->head, head + n, __ATOMIC_RELEASE);
+			spsc_pop(&w->deferq, n);
 		}
 	}
 }
@@ -717,17 +732,25 @@ static void notify_cb(evutil_socket_t fd, short what, void *arg)
 	drain_rings(srv);
 }
 
-/* Delete the retired snapshots no worker can be reading any more. */
-static void reclaim(struct dns_server *srv)
+/* The oldest epoch a worker may still be reading a snapshot of. */
+static uint64_t oldest_held(const struct dns_server *srv)
 {
-	uint64_t seen = UINT64_MAX;	/* the oldest epoch a worker may hold */
-	size_t keep = 0;
+	uint64_t seen = UINT64_MAX;
 
 	for (unsigned i = 0; i < srv->n_workers; i++) {
 		uint64_t qs = __atomic_load_n(&srv->workers[i]->qs, __ATOMIC_SEQ_CST);
 		if (qs < seen)
 			seen = qs;
 	}
+	return seen;
+}
+
+/* Delete the retired snapshots no worker can be reading any more. */
+static void reclaim(struct dns_server *srv)
+{
+	uint64_t seen = oldest_held(srv);
+	size_t keep = 0;
+
 	for (size_t i = 0; i < srv->n_retired; i++) {
 		if (srv->retired[i].epoch <= seen)
 			snapshot_delete(srv->retired[i].snap);
@@ -756,15 +779,8 @@ static void retire_cb(void *arg, struct snapshot *old)
 		struct retired *r = realloc(srv->retired, cap * sizeof(*r));
 		if (!r) {
 			/* no room to wait: wait here until no worker holds it */
-			for (;;) {
-				bool held = false;
-				for (unsigned i = 0; i < srv->n_workers; i++)
-					held |= __atomic_load_n(&srv->workers[i]->qs,
-								__ATOMIC_SEQ_CST) < e;
-				if (!held)
-					break;
+			while (oldest_held(srv) < e)
 				sched_yield();
-			}
 			snapshot_delete(old);
 			return;
 		}
@@ -777,15 +793,9 @@ static void retire_cb(void *arg, struct snapshot *old)
 
 static void workers_stop(struct dns_server *srv)
 {
-	uint64_t one = 1;
-
 	for (unsigned i = 0; i < srv->n_workers; i++) {
-		struct worker *w = srv->workers[i];
-		if (!w->started)
-			continue;
-		__atomic_store_n(&w->stopping, 1, __ATOMIC_RELEASE);
-		if (write(w->stop_fd, &one, sizeof(one)) < 0)
-			log_err("worker: stop: %s", strerror(errno));
+		if (srv->workers[i]->started)
+			__atomic_store_n(&srv->workers[i]->stopping, 1, __ATOMIC_RELEASE);
 	}
 	for (unsigned i = 0; i < srv->n_workers; i++) {
 		struct worker *w = srv->workers[i];
@@ -794,9 +804,6 @@ static void workers_stop(struct dns_server *srv)
 		pthread_join(w->tid, NULL);
 		w->started = false;
 		w->stopping = 0;
-		uint64_t v;	/* reset, for the next start */
-		if (read(w->stop_fd, &v, sizeof(v)) < 0)
-			log_err("worker: stop: %s", strerror(errno));
 	}
 	if (srv->n_workers)
 		drain_rings(srv);
@@ -888,6 +895,16 @@ static void conn_free(struct tcp_conn *c)
 	free(c);
 }
 
+/* One message out on a connection, with its two-byte length (RFC 1035). */
+static void tcp_send(struct tcp_conn *c, const uint8_t *m, size_t len)
+{
+	uint8_t hdr[2] = { (uint8_t)(len >> 8), (uint8_t)len };
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+
+	evbuffer_add(out, hdr, 2);
+	evbuffer_add(out, m, len);
+}
+
 static void tcp_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct tcp_conn *c = arg;
@@ -930,9 +947,7 @@ static void tcp_read_cb(struct bufferevent *bev, void *arg)
 		}
 		if (!out_len)
 			continue;
-		uint8_t hdr[2] = { (uint8_t)(out_len >> 8), (uint8_t)out_len };
-		evbuffer_add(out, hdr, 2);
-		evbuffer_add(out, srv->out, out_len);
+		tcp_send(c, srv->out, out_len);
 		count_latency_n(&srv->main.stats, now_ns() - t0, 1);
 		if (evbuffer_get_length(out) > TCP_OUT_HIGH) {
 			/* The client is not reading: stop reading from it. */
@@ -1034,7 +1049,7 @@ static void set_rrl(struct rrl *rrl, const struct config *cfg, unsigned threads)
 }
 
 /* Settings that a reload may change; workers are stopped meanwhile. */
-static void set_idle(struct dns_server *srv, const struct config *cfg)
+static void apply_settings(struct dns_server *srv, const struct config *cfg)
 {
 	set_rrl(&srv->main.rrl, cfg, 1);
 	for (unsigned i = 0; i < srv->n_workers; i++)
@@ -1091,7 +1106,8 @@ static int add_udp(struct dns_server *srv, const struct config_listen *l,
 		if (fcntl(us->fd, F_SETFL, fcntl(us->fd, F_GETFL) & ~O_NONBLOCK) < 0 ||
 		    setsockopt(us->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
 			return -1;
-		w->fd = w->fd == -2 ? us->fd : -1;
+		w->fd = us->fd;
+		w->n_fds++;
 		return epoll_ctl(w->epfd, EPOLL_CTL_ADD, us->fd, &ev);
 	}
 	us->ev = event_new(srv->base, us->fd, EV_READ | EV_PERSIST, udp_read_cb, us);
@@ -1107,20 +1123,12 @@ static struct worker *worker_create(struct dns_server *srv)
 	if (!w)
 		return NULL;
 	w->epfd = epoll_create1(EPOLL_CLOEXEC);
-	w->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	w->qs = QS_OFFLINE;
-	w->fd = -2;			/* no socket yet */
-	ctx_init(&w->cx, srv, w);
-	struct epoll_event ev = { .events = EPOLLIN, .data.fd = w->stop_fd };
-	if (w->epfd < 0 || w->stop_fd < 0 ||
-	    epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->stop_fd, &ev) < 0) {
-		if (w->epfd >= 0)
-			close(w->epfd);
-		if (w->stop_fd >= 0)
-			close(w->stop_fd);
+	if (w->epfd < 0) {
 		free(w);
 		return NULL;
 	}
+	w->qs = QS_OFFLINE;
+	ctx_init(&w->cx, srv, w);
 	return w;
 }
 
@@ -1166,7 +1174,7 @@ struct dns_server *dns_server_create(struct event_base *base,
 		log_err("cannot create %u worker threads: %s", threads, strerror(errno));
 		goto fail;
 	}
-	set_idle(srv, cfg);
+	apply_settings(srv, cfg);
 	for (size_t i = 0; i < cfg->n_listen; i++) {
 		const struct config_listen *l = &cfg->listen[i];
 		struct sockaddr_storage addr = l->addr;
@@ -1236,7 +1244,6 @@ void dns_server_delete(struct dns_server *srv)
 		for (unsigned i = 0; i < srv->n_workers; i++) {
 			cache_delete(srv->workers[i]->cache);
 			close(srv->workers[i]->epfd);
-			close(srv->workers[i]->stop_fd);
 			free(srv->workers[i]);
 		}
 	}
@@ -1262,7 +1269,7 @@ void dns_server_reconfigure(struct dns_server *srv, const struct config *cfg)
 	 * (their sockets stay open; queries wait in them meanwhile) */
 	if (running)
 		workers_stop(srv);
-	set_idle(srv, cfg);
+	apply_settings(srv, cfg);
 	if (running && workers_start(srv) < 0)
 		log_err("workers did not restart: UDP is not being answered");
 }
@@ -1421,32 +1428,27 @@ static void fwd_send(void *arg, const struct fwd_reply_to *to, const uint8_t *m,
 		for (struct tcp_conn *c = srv->conns; c; c = c->next) {
 			if (c->id != to->conn_id)
 				continue;
-			uint8_t hdr[2] = { (uint8_t)(len >> 8), (uint8_t)len };
-			struct evbuffer *out = bufferevent_get_output(c->bev);
-			evbuffer_add(out, hdr, 2);
-			evbuffer_add(out, m, len);
+			tcp_send(c, m, len);
 			return;
 		}
 		return;	/* the client went away */
 	}
 	union {
 		struct cmsghdr align;
-		uint8_t buf[64];
+		uint8_t buf[CTL_LEN];
 	} ctl;
 	struct msghdr msg = {
 		.msg_name = (void *)&to->addr, .msg_namelen = to->addr_len,
 		.msg_iov = &(struct iovec){ (void *)m, len }, .msg_iovlen = 1,
 	};
 	if (to->ctl_len) {
+		/* built by reply_ctl() when the query came (forward_udp) */
 		memcpy(ctl.buf, to->ctl, to->ctl_len);
-		struct cmsghdr *c = &ctl.align;
-		if (c->cmsg_level == IPPROTO_IP)
-			((struct in_pktinfo *)CMSG_DATA(c))->ipi_ifindex = 0;
 		msg.msg_control = ctl.buf;
-		msg.msg_controllen = CMSG_SPACE(c->cmsg_len - CMSG_LEN(0));
+		msg.msg_controllen = to->ctl_len;
 	}
 	if (sendmsg(to->fd, &msg, 0) < 0)
-		srv->main.stats.send_errors++;
+		STAT_ADD(srv->main.stats.send_errors, 1);
 }
 
 int dns_server_set_forwarder(struct dns_server *srv, const struct fwd_params *p)

@@ -102,6 +102,23 @@ enum dns_parse_result dns_query_parse(struct dns_query *q, const uint8_t *pkt,
 				      size_t len);
 
 /** The query's question section as sent (case preserved). */
+/**
+ * The largest UDP reply to @p q when we accept @p ours at most: the
+ * smaller of the two (RFC 6891); 512 without EDNS, which udp_size holds
+ * then, as @p ours is never below 512.
+ */
+static inline size_t dns_udp_limit(const struct dns_query *q, uint16_t ours)
+{
+	return q->udp_size < ours ? q->udp_size : ours;
+}
+
+/**
+ * Where the first question of message @p m ends (after its type and
+ * class), for messages we made or checked: the name is followed label by
+ * label, without compression. @return the offset, or 0 if it does not fit
+ */
+size_t dns_question_end(const uint8_t *m, size_t len);
+
 static inline const uint8_t *dns_query_qname(const struct dns_query *q)
 {
 	return q->pkt + DNS_HDR_LEN;

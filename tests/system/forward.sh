@@ -11,23 +11,30 @@
 . "$(dirname "$0")/lib.sh"
 need_cmd unbound
 
-UB_PORT=$(python3 "$PYTOOL" freeport 0)
-cat >"$TMP/unbound.conf" <<EOF
+# unbound_server PORT: the server: clause of an unbound on 127.0.0.1@PORT
+# that runs in the foreground in $TMP (the caller appends the rest)
+unbound_server() {
+	cat <<EOF
 server:
-  interface: 127.0.0.1@$UB_PORT
-  port: $UB_PORT
+  interface: 127.0.0.1@$1
+  port: $1
   do-daemonize: no
   username: ""
   chroot: ""
   directory: "$TMP"
   pidfile: ""
   use-syslog: no
-  logfile: "$TMP/unbound.log"
-  log-queries: yes
-  verbosity: 1
   do-ip6: no
   access-control: 127.0.0.0/8 allow
   module-config: "iterator"
+EOF
+}
+
+UB_PORT=$(python3 "$PYTOOL" freeport 0)
+{ unbound_server "$UB_PORT"; cat <<EOF
+  logfile: "$TMP/unbound.log"
+  log-queries: yes
+  verbosity: 1
   local-zone: "example.test." static
   local-data: "www.example.test. 300 IN A 192.0.2.10"
   local-data: "short.example.test. 1 IN A 192.0.2.11"
@@ -35,6 +42,7 @@ server:
   local-data: "20.2.0.192.in-addr.arpa. 300 IN PTR other.example.test."
   local-zone: "2.0.192.in-addr.arpa." static
 EOF
+} >"$TMP/unbound.conf"
 start_unbound() {
 	unbound -c "$TMP/unbound.conf" >>"$TMP/unbound.out" 2>&1 &
 	UB=$!
@@ -144,25 +152,14 @@ start_server <<EOF
   "services": [{"name": "web", "endpoints": [{"address": "10.0.0.1"}]}] }
 EOF
 UB2_PORT=$(python3 "$PYTOOL" freeport 0)
-cat >"$TMP/stub.conf" <<EOF
-server:
-  interface: 127.0.0.1@$UB2_PORT
-  port: $UB2_PORT
-  do-daemonize: no
-  username: ""
-  chroot: ""
-  directory: "$TMP"
-  pidfile: ""
-  use-syslog: no
-  do-ip6: no
-  access-control: 127.0.0.0/8 allow
-  module-config: "iterator"
+{ unbound_server "$UB2_PORT"; cat <<EOF
   do-not-query-localhost: no
   domain-insecure: "mesh.local"
 forward-zone:
   name: "mesh.local"
   forward-addr: 127.0.0.1@$PORT
 EOF
+} >"$TMP/stub.conf"
 unbound -c "$TMP/stub.conf" >"$TMP/stub.out" 2>&1 &
 UB2=$!
 on_exit 'kill $UB2 2>/dev/null'

@@ -722,11 +722,14 @@ expect_rdata ANSWER A 10.1.0.1 10.1.0.2 10.1.0.5
 note "--- credentials readable by others: warned about (token file, client key), still used"
 cp "$ST/token" "$TMP/open-token" && chmod 0644 "$TMP/open-token"
 cp "$ST/client.key" "$TMP/open.key" && chmod 0644 "$TMP/open.key"
-start_server <<EOF
+cred_conf() {
+	cat <<EOF
 { "listen": [@LISTEN@], "negative_ttl": $NEG,
   "kubernetes": { "server": "$URL", "token_file": "$TMP/open-token", "ca_file": "$ST/ca.crt",
                   "client_cert": "$ST/client.crt", "client_key": "$TMP/open.key" } }
 EOF
+}
+start_server < <(cred_conf)
 check "synced" wait_until 50 logged 'kubernetes: synced'
 check "log: the token file is readable by others (mode 0644)" \
 	logged "warn.*token file $TMP/open-token is readable or writable by others \\(mode 0644\\)"
@@ -735,11 +738,7 @@ check "log: the client key is readable by others (mode 0644)" \
 check "the key's contents are not in the log" \
 	test -z "$(grep -F -- "$(sed -n 2p "$ST/client.key")" "$LOG")"
 chmod 0600 "$TMP/open-token" "$TMP/open.key"
-start_server <<EOF
-{ "listen": [@LISTEN@], "negative_ttl": $NEG,
-  "kubernetes": { "server": "$URL", "token_file": "$TMP/open-token", "ca_file": "$ST/ca.crt",
-                  "client_cert": "$ST/client.crt", "client_key": "$TMP/open.key" } }
-EOF
+start_server < <(cred_conf)
 check "synced (mode 0600)" wait_until 50 logged 'kubernetes: synced'
 check "no mode warning at 0600" test "$(log_count 'readable or writable by others')" = 0
 

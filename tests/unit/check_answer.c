@@ -147,6 +147,15 @@ static void expect_negative(ldns_pkt *r, ldns_pkt_rcode rcode)
 	free(m);
 }
 
+/* Ask, and expect a negative answer with @p rcode (see expect_negative). */
+static void ask_negative(const char *name, ldns_rr_type type, ldns_pkt_rcode rcode)
+{
+	ldns_pkt *r = ask(name, type);
+
+	expect_negative(r, rcode);
+	ldns_pkt_free(r);
+}
+
 START_TEST(test_a)
 {
 	ldns_pkt *r = ask("web.default.svc.mesh.local.", LDNS_RR_TYPE_A);
@@ -201,9 +210,7 @@ START_TEST(test_hosts)
 	ldns_pkt_free(r);
 
 	/* the host exists but has no AAAA: NODATA */
-	r = ask("web-b.web.default.svc.mesh.local.", LDNS_RR_TYPE_AAAA);
-	expect_negative(r, LDNS_RCODE_NOERROR);
-	ldns_pkt_free(r);
+	ask_negative("web-b.web.default.svc.mesh.local.", LDNS_RR_TYPE_AAAA, LDNS_RCODE_NOERROR);
 }
 END_TEST
 
@@ -260,12 +267,8 @@ START_TEST(test_srv_service)
 	ldns_pkt_free(r);
 
 	/* an unnamed port has no SRV names */
-	r = ask("db.storage.svc.mesh.local.", LDNS_RR_TYPE_SRV);
-	expect_negative(r, LDNS_RCODE_NOERROR);
-	ldns_pkt_free(r);
-	r = ask("_metrics._udp.web.default.svc.mesh.local.", LDNS_RR_TYPE_SRV);
-	expect_negative(r, LDNS_RCODE_NXDOMAIN);
-	ldns_pkt_free(r);
+	ask_negative("db.storage.svc.mesh.local.", LDNS_RR_TYPE_SRV, LDNS_RCODE_NOERROR);
+	ask_negative("_metrics._udp.web.default.svc.mesh.local.", LDNS_RR_TYPE_SRV, LDNS_RCODE_NXDOMAIN);
 }
 END_TEST
 
@@ -538,9 +541,7 @@ START_TEST(test_publish_change)
 	ck_assert_int_eq(registry_remove_service(reg, "default", "web"), 0);
 	ck_assert_int_eq(registry_remove_service(reg, "default", "web"), MESHDNS_ENOENT);
 	ck_assert_int_eq(registry_publish(reg), 0);
-	r = ask("web.default.svc.mesh.local.", LDNS_RR_TYPE_A);
-	expect_negative(r, LDNS_RCODE_NXDOMAIN);
-	ldns_pkt_free(r);
+	ask_negative("web.default.svc.mesh.local.", LDNS_RR_TYPE_A, LDNS_RCODE_NXDOMAIN);
 	/* nothing changed: no new snapshot */
 	gen = registry_snapshot(reg)->generation;
 	ck_assert_int_eq(registry_publish(reg), 0);
@@ -568,12 +569,8 @@ START_TEST(test_publish_update)
 		ck_assert(list_has(ldns_pkt_answer(r), LDNS_RR_TYPE_A,
 				   "web.default.svc.mesh.local.", want));
 		ldns_pkt_free(r);
-		r = ask("default.svc.mesh.local.", LDNS_RR_TYPE_A);
-		expect_negative(r, LDNS_RCODE_NOERROR);
-		ldns_pkt_free(r);
-		r = ask("empty.default.svc.mesh.local.", LDNS_RR_TYPE_A);
-		expect_negative(r, LDNS_RCODE_NOERROR);
-		ldns_pkt_free(r);
+		ask_negative("default.svc.mesh.local.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR);
+		ask_negative("empty.default.svc.mesh.local.", LDNS_RR_TYPE_A, LDNS_RCODE_NOERROR);
 	}
 	/* health flips go the same way */
 	struct ep_health h = { .healthy = false, .probed = true, .load_pct = 100 };

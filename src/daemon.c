@@ -279,6 +279,8 @@ static int start_dns(struct daemon *d)
 	dns_server_set_facts(d->dns, facts_cb, d);
 	if (cfg->fwd.enabled && setup_forwarder(d, cfg) < 0)
 		return MESHDNS_EINVAL;
+	if (dns_server_start(d->dns) < 0)
+		return MESHDNS_EINVAL;
 	if (d->ops) {
 		struct ops_sources os = {
 			.reg = d->reg, .dns = d->dns, .prober = d->prober, .k8s = d->k8s,

@@ -1204,15 +1204,20 @@ struct dns_server *dns_server_create(struct event_base *base,
 		evconnlistener_set_error_cb(srv->tcp[srv->n_tcp], tcp_error_cb);
 		srv->n_tcp++;
 	}
-	if (threads) {
-		if (workers_start(srv) < 0)
-			goto fail;
-		log_info("answering UDP with %u worker threads", threads);
-	}
 	return srv;
 fail:
 	dns_server_delete(srv);
 	return NULL;
+}
+
+int dns_server_start(struct dns_server *srv)
+{
+	if (!srv->n_workers || srv->workers[0]->started)
+		return 0;
+	if (workers_start(srv) < 0)
+		return MESHDNS_EINVAL;
+	log_info("answering UDP with %u worker threads", srv->n_workers);
+	return 0;
 }
 
 static void close_udp(struct dns_server *srv)

@@ -70,6 +70,13 @@ struct dns_server *dns_server_create(struct event_base *base,
 				     const struct config *cfg,
 				     struct registry *reg);
 
+/**
+ * Start answering UDP on the worker threads (threads > 1), once the
+ * forwarder is set: until then their sockets only queue queries. Does
+ * nothing without workers or when they run. @return 0 or MESHDNS_EINVAL
+ */
+int dns_server_start(struct dns_server *srv) MESHDNS_WUR;
+
 /** Close every socket and connection. NULL is fine. */
 void dns_server_delete(struct dns_server *srv);
 

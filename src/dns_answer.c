@@ -44,14 +44,15 @@ static size_t qname_offset(const struct dns_query *q, unsigned label)
 static void put_header(struct dns_wbuf *w, const struct dns_query *q,
 		       uint16_t flags, uint8_t rcode, bool question)
 {
-	wbuf_u16(w, q->id);
-	wbuf_u16(w, (uint16_t)(DNS_FLAG_QR | (q->flags & (0x7800 | DNS_FLAG_RD |
-							  DNS_FLAG_CD)) |
+	uint8_t *h = wbuf_take(w, DNS_HDR_LEN);
+
+	if (!h)
+		return;
+	wr16(h, q->id);
+	wr16(h + 2, (uint16_t)(DNS_FLAG_QR | (q->flags & (0x7800 | DNS_FLAG_RD | DNS_FLAG_CD)) |
 			       flags | (rcode & 0xf)));
-	wbuf_u16(w, question ? 1 : 0);
-	wbuf_u16(w, 0);
-	wbuf_u16(w, 0);
-	wbuf_u16(w, 0);
+	wr16(h + 4, question ? 1 : 0);
+	memset(h + 6, 0, 6);
 	if (question)
 		wbuf_bytes(w, q->pkt + DNS_HDR_LEN, q->qname_len + 4);
 }
@@ -106,13 +107,21 @@ static size_t error_reply(const struct snapshot *snap, const struct dns_query *q
 	return w.len;
 }
 
-/* RR header with the owner as a compression pointer. */
+/* Owner (a compression pointer), type, class and TTL of an RR at @p p. */
+static void rr_head_at(uint8_t *p, size_t owner, uint16_t type, uint32_t ttl)
+{
+	wr16(p, (uint16_t)(0xc000 | owner));
+	wr16(p + 2, type);
+	wr16(p + 4, DNS_CLASS_IN);
+	wr32(p + 6, ttl);
+}
+
 static void rr_head(struct reply *r, size_t owner, uint16_t type, uint32_t ttl)
 {
-	wbuf_ptr(&r->w, owner);
-	wbuf_u16(&r->w, type);
-	wbuf_u16(&r->w, DNS_CLASS_IN);
-	wbuf_u32(&r->w, ttl);
+	uint8_t *p = wbuf_take(&r->w, 10);
+
+	if (p)
+		rr_head_at(p, owner, type, ttl);
 }
 
 static bool ep_eligible(const struct snap_ep *e)
@@ -123,10 +132,14 @@ static bool ep_eligible(const struct snap_ep *e)
 static void put_addr_rr(struct reply *r, size_t owner, const struct snap_ep *e)
 {
 	bool v4 = e->family == AF_INET;
+	uint16_t alen = v4 ? 4 : 16;
+	uint8_t *p = wbuf_take(&r->w, 12u + alen);
 
-	rr_head(r, owner, v4 ? DNS_TYPE_A : DNS_TYPE_AAAA, r->snap->ttl_s);
-	wbuf_u16(&r->w, v4 ? 4 : 16);
-	wbuf_bytes(&r->w, e->addr, v4 ? 4 : 16);
+	if (!p)
+		return;
+	rr_head_at(p, owner, v4 ? DNS_TYPE_A : DNS_TYPE_AAAA, r->snap->ttl_s);
+	wr16(p + 10, alen);
+	memcpy(p + 12, e->addr, alen);
 }
 
 /* The selector picks and orders the addresses (weights, zones, limit). */

@@ -19,9 +19,27 @@ void wbuf_bytes(struct dns_wbuf *w, const void *p, size_t n)
 	}
 }
 
+/*
+ * Eight bytes at a time: a byte gets 0x20 when its low seven bits are in
+ * 'A'..'Z' and its top bit is clear (the sums per byte cannot carry
+ * into the next one, as both operands are below 0x80).
+ */
 void dns_name_lower(uint8_t *wire, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
+	const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		uint64_t x, low;
+		memcpy(&x, wire + i, 8);
+		low = x & ~high;
+		uint64_t ge_a = low + ones * (0x80 - 'A');
+		uint64_t gt_z = low + ones * (0x80 - 'Z' - 1);
+		uint64_t upper = ge_a & ~gt_z & ~x & high;
+		x |= upper >> 2;
+		memcpy(wire + i, &x, 8);
+	}
+	for (; i < n; i++) {
 		if (wire[i] >= 'A' && wire[i] <= 'Z')
 			wire[i] |= 0x20;
 	}
@@ -72,13 +90,13 @@ static int parse_qname(struct dns_query *q, size_t *pos)
 		    n + 1u + l + 1u > DNS_MAX_NAME || p + 1u + l > q->len)
 			return MESHDNS_EMALF;
 		q->label_off[q->nlabels++] = (uint8_t)n;
-		memcpy(q->lname + n, q->pkt + p, 1u + l);
 		n += 1u + l;
 		p += 1u + l;
 	}
-	q->lname[n++] = 0;
-	q->qname_len = n;
-	dns_name_lower(q->lname, n);
+	/* labels checked: the name is copied and lowercased as a whole */
+	q->qname_len = n + 1;
+	memcpy(q->lname, q->pkt + *pos, q->qname_len);
+	dns_name_lower(q->lname, q->qname_len);
 	*pos = p + 1;
 	return 0;
 }

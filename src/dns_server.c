@@ -58,6 +58,7 @@ struct udp_batch {
 	uint8_t ctl_out[UDP_BATCH][CTL_LEN] __attribute__((aligned(8)));
 	uint8_t in[UDP_BATCH][UDP_IN_MAX];
 	uint8_t out[UDP_BATCH][UDP_OUT_MAX];
+	int filled;			/* slots the last recvmmsg() wrote */
 };
 #define TCP_BACKLOG		128
 #define TCP_OUT_HIGH		(256u << 10)	/* stop reading above this */
@@ -557,18 +558,17 @@ static int udp_recv(struct udp_ctx *cx, int fd, int flags)
 	struct udp_batch *b = &cx->batch;
 	int fds[UDP_BATCH];
 
-	for (int i = 0; i < UDP_BATCH; i++) {
-		b->iov_in[i] = (struct iovec){ b->in[i], sizeof(b->in[i]) };
-		b->msg_in[i].msg_hdr = (struct msghdr){
-			.msg_name = &b->from[i], .msg_namelen = sizeof(b->from[i]),
-			.msg_iov = &b->iov_in[i], .msg_iovlen = 1,
-			.msg_control = b->ctl_in[i], .msg_controllen = CTL_LEN,
-		};
-		fds[i] = fd;
+	/* the kernel wrote the lengths of the slots it filled last time */
+	for (int i = 0; i < b->filled; i++) {
+		b->msg_in[i].msg_hdr.msg_namelen = sizeof(b->from[i]);
+		b->msg_in[i].msg_hdr.msg_controllen = CTL_LEN;
 	}
 	int got = recvmmsg(fd, b->msg_in, UDP_BATCH, flags, NULL);
+	b->filled = got > 0 ? got : 0;
 	if (got <= 0)
 		return 0;	/* EAGAIN, or an ICMP error queued on the socket */
+	for (int i = 0; i < got; i++)
+		fds[i] = fd;
 	if (cx->w)
 		worker_online(cx->w);	/* before it loads the snapshot */
 	udp_answer(cx, b->msg_in, fds, got);
@@ -1079,6 +1079,17 @@ static void ctx_init(struct udp_ctx *cx, struct dns_server *srv, struct worker *
 	cx->srv = srv;
 	cx->w = w;
 	cx->scratch.worker = w != NULL;
+	/* receive headers point at their slots for good (see udp_recv) */
+	struct udp_batch *b = &cx->batch;
+	for (int i = 0; i < UDP_BATCH; i++) {
+		b->iov_in[i] = (struct iovec){ b->in[i], sizeof(b->in[i]) };
+		b->msg_in[i].msg_hdr = (struct msghdr){
+			.msg_name = &b->from[i], .msg_namelen = sizeof(b->from[i]),
+			.msg_iov = &b->iov_in[i], .msg_iovlen = 1,
+			.msg_control = b->ctl_in[i], .msg_controllen = CTL_LEN,
+		};
+	}
+	b->filled = 0;
 }
 
 static int add_udp(struct dns_server *srv, const struct config_listen *l,

@@ -175,6 +175,30 @@ static inline void wbuf_u32(struct dns_wbuf *w, uint32_t v)
 
 void wbuf_bytes(struct dns_wbuf *w, const void *p, size_t n);
 
+static inline void wr16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static inline void wr32(uint8_t *p, uint32_t v)
+{
+	wr16(p, (uint16_t)(v >> 16));
+	wr16(p + 2, (uint16_t)v);
+}
+
+/**
+ * Claim @p n bytes at the end, for a fixed-size piece written in place
+ * with one bounds check. @return where to write, or NULL (overflow set).
+ */
+static inline uint8_t *wbuf_take(struct dns_wbuf *w, size_t n)
+{
+	if (!wbuf_room(w, n))
+		return NULL;
+	w->len += n;
+	return w->buf + w->len - n;
+}
+
 /** Write a compression pointer to @p offset. */
 static inline void wbuf_ptr(struct dns_wbuf *w, size_t offset)
 {

@@ -168,6 +168,43 @@ START_TEST(test_name_from_str)
 }
 END_TEST
 
+/* Word-at-a-time lowercasing against the plain rule: every byte value at
+ * every offset of a word, and every length's tail. */
+START_TEST(test_name_lower)
+{
+	uint8_t buf[40], want[40];
+
+	for (unsigned v = 0; v < 256; v++) {
+		for (size_t len = 1; len <= sizeof(buf); len++) {
+			for (size_t i = 0; i < len; i++)
+				buf[i] = (uint8_t)(v + i * 37);
+			for (size_t i = 0; i < len; i++)
+				want[i] = buf[i] >= 'A' && buf[i] <= 'Z' ? buf[i] + 32 : buf[i];
+			dns_name_lower(buf, len);
+			ck_assert_mem_eq(buf, want, len);
+		}
+	}
+	/* through the parser: mixed case, labels of every length class */
+	uint8_t p[300] = { 0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0 };
+	static const char label[] = "AbC-zZ@[`{09";
+	size_t n = DNS_HDR_LEN;
+	for (size_t l = 1; l < sizeof(label); l++) {
+		p[n++] = (uint8_t)l;
+		memcpy(p + n, label, l);
+		n += l;
+	}
+	p[n++] = 0;
+	p[n++] = 0, p[n++] = 1, p[n++] = 0, p[n++] = 1;
+	struct dns_query q;
+	ck_assert_int_eq(dns_query_parse(&q, p, n), DNS_PARSE_OK);
+	ck_assert_uint_eq(q.qname_len, n - DNS_HDR_LEN - 4);
+	for (size_t i = 0; i < q.qname_len; i++) {
+		uint8_t c = p[DNS_HDR_LEN + i];
+		ck_assert_uint_eq(q.lname[i], c >= 'A' && c <= 'Z' ? c + 32 : c);
+	}
+}
+END_TEST
+
 Suite *dns_msg_suite(void)
 {
 	Suite *s = suite_create("dns_msg");
@@ -177,6 +214,7 @@ Suite *dns_msg_suite(void)
 	tcase_add_test(tc, test_parse_edns);
 	tcase_add_test(tc, test_parse_bad);
 	tcase_add_test(tc, test_name_from_str);
+	tcase_add_test(tc, test_name_lower);
 	suite_add_tcase(s, tc);
 	return s;
 }

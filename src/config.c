@@ -1179,6 +1179,7 @@ static struct config *config_defaults(const char *path)
 	cfg->fwd.stale_s = 3600;
 	cfg->shutdown_grace_ms = CONFIG_DEFAULT_GRACE_MS;
 	cfg->threads = 1;
+	cfg->udp_coalesce_us = CONFIG_DEFAULT_COALESCE_US;
 	cfg->handover_sync_wait_ms = 15000;
 	cfg->rrl_rate = 5000;
 	cfg->rrl_slip = 2;

@@ -31,10 +31,12 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/eventfd.h>
 #include <sys/random.h>
 
 #include "meshdns/cache.h"
+#include "meshdns/coalesce.h"
 #include "meshdns/clock.h"
 #include "meshdns/dns_answer.h"
 #include "meshdns/dns_server.h"
@@ -88,6 +90,9 @@ struct udp_ctx {
 	struct dns_answer_scratch scratch;
 	struct rrl rrl;
 	bool deferred;			/* this batch handed queries over */
+	bool slack_set;			/* timer slack lowered for naps */
+	uint64_t nap_start_ns;		/* the read after a nap: when it began */
+	struct coalesce co;		/* udp_coalesce_us */
 	struct udp_batch batch;
 };
 
@@ -479,7 +484,10 @@ static void udp_answer(struct udp_ctx *cx, struct mmsghdr *in, const int *fd, in
 	cx->scratch.now_ms = clock_now_ms();
 	if (cx->w && cx->w->cache)
 		fill_take(cx->w);
-	uint64_t t0 = now_ns();
+	/* after a nap, from when it began: these queries may have waited
+	 * in the socket that long (an upper bound, never an understatement) */
+	uint64_t t0 = cx->nap_start_ns ? cx->nap_start_ns : now_ns();
+	cx->nap_start_ns = 0;
 	for (int i = 0; i < got; i++) {
 		struct mmsghdr *m = &in[i];
 		struct sockaddr_storage *from = m->msg_hdr.msg_name;
@@ -567,6 +575,7 @@ static int udp_recv(struct udp_ctx *cx, int fd, int flags)
 	b->filled = got > 0 ? got : 0;
 	if (got <= 0)
 		return 0;	/* EAGAIN, or an ICMP error queued on the socket */
+	coalesce_count(&cx->co, (unsigned)got);
 	for (int i = 0; i < got; i++)
 		fds[i] = fd;
 	if (cx->w)
@@ -605,21 +614,45 @@ static void notify_loop(struct udp_ctx *cx)
 		log_debug("workers: notify: %s", strerror(errno));
 }
 
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) < 0)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Sleep @p us between reads (udp_coalesce_us; see coalesce.h). */
+static void nap(struct udp_ctx *cx, uint32_t us)
+{
+	struct timespec ts = { 0, (long)us * 1000 };
+
+	/* the default slack (50 us) would stretch a 100 us nap by half */
+	if (!cx->slack_set)
+		cx->slack_set = prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0) == 0;
+	cx->nap_start_ns = now_ns();
+	nanosleep(&ts, NULL);
+	STAT_ADD(cx->stats.udp_naps, 1);
+}
+
 /*
  * UDP: up to UDP_BATCH datagrams per recvmmsg(), their answers out in one
  * sendmmsg() (two syscalls per batch instead of two per query), full
  * batches back to back (UDP_ROUNDS at most, so that TCP and timers get
- * their turn). With udp_coalesce_us, a partial batch is followed by a
- * short sleep and another read, again while reads find queries (about a
- * millisecond in all at most): under moderate load one wakeup then serves
- * several queries instead of one (the wakeup is most of what a query
- * costs the server at a few ten thousand a second), for that much latency.
+ * their turn), then coalescing naps as above.
  */
 static void udp_serve(struct udp_ctx *cx, int fd, int flags)
 {
-	uint32_t wait_us = cx->srv->coalesce_us;
-	unsigned naps = wait_us ? 1000 / wait_us : 0;
+	uint32_t budget = cx->srv->coalesce_us;
+	unsigned before = 0;
+	bool napped = false;
 
+	if (budget) {
+		uint64_t now = now_ns();
+		if (coalesce_window_due(&cx->co, now))
+			coalesce_window_end(&cx->co, now, thread_cpu_ns(), budget);
+	}
 	for (int round = 0; round < UDP_ROUNDS; flags = MSG_DONTWAIT) {
 		int got = udp_recv(cx, fd, flags);
 		if (cx->deferred)
@@ -628,10 +661,16 @@ static void udp_serve(struct udp_ctx *cx, int fd, int flags)
 			round++;
 			continue;
 		}
-		if (!got || !naps--)
+		if (napped) {
+			coalesce_nap_done(&cx->co, before, (unsigned)got);
 			return;
-		struct timespec ts = { 0, (long)wait_us * 1000 };
-		nanosleep(&ts, NULL);
+		}
+		before += (unsigned)got;
+		uint32_t us = got && budget ? coalesce_nap_us(&cx->co, budget, UDP_BATCH) : 0;
+		if (!us)
+			return;
+		nap(cx, us);
+		napped = true;
 	}
 }
 
@@ -1090,6 +1129,7 @@ static void ctx_init(struct udp_ctx *cx, struct dns_server *srv, struct worker *
 		};
 	}
 	b->filled = 0;
+	coalesce_init(&cx->co, now_ns());
 }
 
 static int add_udp(struct dns_server *srv, const struct config_listen *l,

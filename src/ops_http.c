@@ -180,6 +180,7 @@ static void metrics(struct ops_http *o, struct evbuffer *b)
 				    (unsigned long long)other);
 		metric1(b, "meshdns_dns_truncated_total", "counter", "UDP responses sent with TC.", (uint64_t)d->truncated);
 		metric1(b, "meshdns_dns_dropped_total", "counter", "Packets dropped unanswered (no header, or a response).", (uint64_t)d->dropped);
+		metric1(b, "meshdns_dns_udp_naps_total", "counter", "Naps taken to gather UDP queries (udp_coalesce_us).", (uint64_t)d->udp_naps);
 		family(b, "meshdns_dns_tcp_connections_total", "counter", "TCP connections by outcome.");
 		evbuffer_add_printf(b, "meshdns_dns_tcp_connections_total{result=\"accepted\"} %llu\n"
 				    "meshdns_dns_tcp_connections_total{result=\"rejected\"} %llu\n"

@@ -30,6 +30,7 @@
 #define CONFIG_DEFAULT_HTTP		"127.0.0.1:9153"
 #define CONFIG_DEFAULT_GRACE_MS		1000
 #define CONFIG_MAX_THREADS		64
+#define CONFIG_DEFAULT_COALESCE_US	300
 
 struct config_listen {
 	struct sockaddr_storage addr;
@@ -108,7 +109,7 @@ struct config {
 	uint32_t shutdown_grace_ms;	/* SIGTERM: keep serving this long */
 	uint32_t threads;		/* UDP answering threads; 1: the loop */
 	bool threads_cli;		/* set by --threads, not the file */
-	uint32_t udp_coalesce_us;	/* wait after a partial UDP batch */
+	uint32_t udp_coalesce_us;	/* latency budget of UDP coalescing naps */
 	uint32_t handover_sync_wait_ms;	/* successor: wait for sync to bind */
 	struct config_forward fwd;
 	struct config_prefix *allow;	/* clients answered; others REFUSED */

@@ -58,6 +58,7 @@ struct dns_stats {
 	uint64_t rate_limited;		/* UDP responses limited (dropped or slipped) */
 	uint64_t rate_limit_slipped;	/* of those, sent truncated */
 	uint64_t worker_cache_hits;	/* forwarded names answered by a worker's cache */
+	uint64_t udp_naps;		/* coalescing naps (udp_coalesce_us) */
 };
 
 /**

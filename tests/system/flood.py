@@ -3,11 +3,14 @@
 """Query load for the system tests (loopback only, bounded in time and count).
 
 flood.py PORT NAME [--sockets N] [--seconds S] [--max N] [--window W]
-         [--addr 127.0.0.1]
+         [--rate Q] [--addr 127.0.0.1]
 
 Sends A queries for NAME from N UDP sockets (so SO_REUSEPORT spreads them
 over meshdns's threads), keeping at most W outstanding per socket, for S
-seconds or N queries. Prints what came back, one fact per line:
+seconds or N queries. With --rate Q it is an open load instead: query k
+leaves at k/Q seconds, round robin over the sockets, whatever came back
+(at most 1000 outstanding per socket). Prints what came back, one fact
+per line:
   sent N / answered N / lost N
   rcode NAME COUNT            (NOERROR, NXDOMAIN, ...)
   set ADDR,ADDR COUNT         (each distinct sorted A answer set)
@@ -68,7 +71,10 @@ def main():
     ap.add_argument("--seconds", type=float, default=2.0)
     ap.add_argument("--max", type=int, default=200000)
     ap.add_argument("--window", type=int, default=20)
+    ap.add_argument("--rate", type=float, default=0)
     a = ap.parse_args()
+    if a.rate:
+        a.window = 1000
 
     question = qname(a.name) + struct.pack("!HH", 1, 1)
     socks = []
@@ -94,15 +100,24 @@ def main():
         pending[i][next_id] = True
         sent += 1
 
+    rr = 0
     while True:
         now = time.monotonic()
-        if now < end and sent < a.max:
+        wait = 0.05
+        if now < end and sent < a.max and a.rate:
+            while sent < a.max and start + sent / a.rate <= now:
+                rr = (rr + 1) % len(socks)
+                if len(pending[rr]) >= a.window:
+                    break
+                send(rr)
+            wait = max(0.0, start + sent / a.rate - time.monotonic())
+        elif now < end and sent < a.max:
             for i in range(len(socks)):
                 while len(pending[i]) < a.window and sent < a.max:
                     send(i)
         elif not any(pending) or now > end + 2.0:
             break
-        r, _, _ = select.select(socks, [], [], 0.05)
+        r, _, _ = select.select(socks, [], [], wait)
         for s in r:
             i = socks.index(s)
             while True:
@@ -123,7 +138,7 @@ def main():
         if now > end:
             continue
         for i in range(len(socks)):
-            if len(pending[i]) >= a.window and not r:
+            if len(pending[i]) >= a.window and not r and not a.rate:
                 pending[i].clear()  # a dropped datagram: move on
     print("sent", sent)
     print("answered", answered)

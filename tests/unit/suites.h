@@ -15,5 +15,6 @@ Suite *probe_suite(void);
 Suite *select_suite(void);
 Suite *k8s_suite(void);
 Suite *cache_suite(void);
+Suite *coalesce_suite(void);
 
 #endif

@@ -30,7 +30,7 @@
 #define CONFIG_DEFAULT_HTTP		"127.0.0.1:9153"
 #define CONFIG_DEFAULT_GRACE_MS		1000
 #define CONFIG_MAX_THREADS		64
-#define CONFIG_DEFAULT_COALESCE_US	300
+#define CONFIG_DEFAULT_COALESCE_US	400
 
 struct config_listen {
 	struct sockaddr_storage addr;

@@ -35,7 +35,6 @@ void coalesce_window_end(struct coalesce *c, uint64_t now_ns, uint64_t cpu_ns,
 	uint64_t dt = now_ns - c->win_start_ns;
 	uint64_t n = c->win_queries;
 	uint64_t rate = dt ? n * 1000000000u / dt : 0;
-
 	bool mode = c->napping;
 
 	c->rate_qps = rate > UINT32_MAX ? UINT32_MAX : (uint32_t)rate;
@@ -91,7 +90,7 @@ void coalesce_window_end(struct coalesce *c, uint64_t now_ns, uint64_t cpu_ns,
 	c->napping = c->probing ? !chosen : chosen;
 }
 
-uint32_t coalesce_nap_us(struct coalesce *c, uint32_t budget_us, unsigned batch)
+uint32_t coalesce_nap_us(const struct coalesce *c, uint32_t budget_us, unsigned batch)
 {
 	if (!budget_us || !c->napping || c->off || !c->rate_qps)
 		return 0;
@@ -101,7 +100,6 @@ uint32_t coalesce_nap_us(struct coalesce *c, uint32_t budget_us, unsigned batch)
 
 void coalesce_nap_done(struct coalesce *c, unsigned before, unsigned got)
 {
-	c->naps++;
 	c->nap_before += before;
 	c->nap_after += got;
 	if (got < COALESCE_MIN_QUERIES / 2)

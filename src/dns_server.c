@@ -640,12 +640,13 @@ static void nap(struct udp_ctx *cx, uint32_t us)
  * UDP: up to UDP_BATCH datagrams per recvmmsg(), their answers out in one
  * sendmmsg() (two syscalls per batch instead of two per query), full
  * batches back to back (UDP_ROUNDS at most, so that TCP and timers get
- * their turn), then coalescing naps as above.
+ * their turn), and with udp_coalesce_us at most one nap after a partial
+ * batch when the controller says so (see coalesce.h).
  */
 static void udp_serve(struct udp_ctx *cx, int fd, int flags)
 {
 	uint32_t budget = cx->srv->coalesce_us;
-	unsigned before = 0;
+	unsigned before = 0, after = 0;
 	bool napped = false;
 
 	if (budget) {
@@ -657,21 +658,23 @@ static void udp_serve(struct udp_ctx *cx, int fd, int flags)
 		int got = udp_recv(cx, fd, flags);
 		if (cx->deferred)
 			notify_loop(cx);
+		if (napped)
+			after += (unsigned)got;
+		else
+			before += (unsigned)got;
 		if (got == UDP_BATCH) {
 			round++;
 			continue;
 		}
-		if (napped) {
-			coalesce_nap_done(&cx->co, before, (unsigned)got);
-			return;
-		}
-		before += (unsigned)got;
-		uint32_t us = got && budget ? coalesce_nap_us(&cx->co, budget, UDP_BATCH) : 0;
+		uint32_t us = got && budget && !napped ?
+			      coalesce_nap_us(&cx->co, budget, UDP_BATCH) : 0;
 		if (!us)
-			return;
+			break;
 		nap(cx, us);
 		napped = true;
 	}
+	if (napped)
+		coalesce_nap_done(&cx->co, before, after);
 }
 
 static void udp_read_cb(evutil_socket_t fd, short what, void *arg)

@@ -52,7 +52,6 @@ struct coalesce {
 	bool off;			/* a nap brought too little: none until the window ends */
 	uint32_t since_probe;		/* windows since the last try */
 	uint32_t probe_every;		/* windows between tries */
-	uint64_t naps;			/* taken, ever */
 };
 
 /** Start; the first window only measures the rate (the thread's CPU time
@@ -84,10 +83,10 @@ void coalesce_window_end(struct coalesce *c, uint64_t now_ns, uint64_t cpu_ns,
  * @p budget_us, where a full read is @p batch queries (0: do not nap,
  * wait for the socket).
  */
-uint32_t coalesce_nap_us(struct coalesce *c, uint32_t budget_us, unsigned batch);
+uint32_t coalesce_nap_us(const struct coalesce *c, uint32_t budget_us, unsigned batch);
 
-/** The read after a nap found @p got queries; @p before were read in the
- * same wakeup before it. */
+/** The reads after a nap found @p got queries; @p before were read in
+ * the same wakeup before it. */
 void coalesce_nap_done(struct coalesce *c, unsigned before, unsigned got);
 
 #endif

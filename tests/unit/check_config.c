@@ -57,6 +57,20 @@ START_TEST(test_defaults)
 	ck_assert_uint_eq(cfg->n_listen, 1);
 	ck_assert_str_eq(cfg->listen[0].text, "127.0.0.1:53");
 	ck_assert_uint_eq(cfg->n_services, 0);
+	ck_assert_uint_eq(cfg->threads, 1);
+	ck_assert_uint_eq(cfg->udp_coalesce_us, 400);
+}
+END_TEST
+
+/* udp_coalesce_us: 0 (off) to 1000 us */
+START_TEST(test_coalesce_range)
+{
+	ck_assert_int_eq(parse("{\"udp_coalesce_us\": 0}"), 0);
+	ck_assert_uint_eq(cfg->udp_coalesce_us, 0);
+	ck_assert_int_eq(parse("{\"udp_coalesce_us\": 1000}"), 0);
+	ck_assert_uint_eq(cfg->udp_coalesce_us, 1000);
+	expect_error("{\"udp_coalesce_us\": 1001}", 1, "udp_coalesce_us", NULL);
+	expect_error("{\"udp_coalesce_us\": -1}", 1, "udp_coalesce_us", NULL);
 }
 END_TEST
 
@@ -393,6 +407,7 @@ Suite *config_suite(void)
 
 	tcase_add_checked_fixture(tc, NULL, teardown);
 	tcase_add_test(tc, test_defaults);
+	tcase_add_test(tc, test_coalesce_range);
 	tcase_add_test(tc, test_full);
 	tcase_add_test(tc, test_namespace_default);
 	tcase_add_test(tc, test_unknown_key);

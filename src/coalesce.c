@@ -64,28 +64,23 @@ void coalesce_window_end(struct coalesce *c, uint64_t now_ns, uint64_t cpu_ns,
 		c->since_probe = 0;
 		return;
 	}
-	bool chosen = c->probing ? !c->napping : c->napping;
-	if (c->probing) {
-		/* the try decided: try again soon if it won, later if not */
-		bool pick = cheaper(c, chosen);
+	bool tried = c->probing;
+	bool chosen = tried ? !c->napping : c->napping;
+	bool pick = cheaper(c, chosen);
+	if (tried || pick != chosen) {
+		/* a try decided, or the running costs changed their mind: try
+		 * the other mode again soon if the choice changed, later if
+		 * it held */
 		c->probe_every = pick != chosen ? COALESCE_PROBE_MIN :
 				 c->probe_every * 2 <= COALESCE_PROBE_MAX ? c->probe_every * 2 :
 				 COALESCE_PROBE_MAX;
-		chosen = pick;
-		c->probing = false;
 		c->since_probe = 0;
-	} else {
-		bool pick = cheaper(c, chosen);
-		if (pick != chosen) {
-			/* the running costs changed their mind: try back soon */
-			c->probe_every = COALESCE_PROBE_MIN;
-			c->since_probe = 0;
-			chosen = pick;
-		}
-		if (!c->cost_ns[!chosen] || ++c->since_probe >= c->probe_every) {
-			c->probing = true;
-			c->since_probe = 0;
-		}
+		c->probing = false;
+		chosen = pick;
+	}
+	if (!tried && (!c->cost_ns[!chosen] || ++c->since_probe >= c->probe_every)) {
+		c->probing = true;
+		c->since_probe = 0;
 	}
 	c->napping = c->probing ? !chosen : chosen;
 }

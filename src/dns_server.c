@@ -575,7 +575,6 @@ static int udp_recv(struct udp_ctx *cx, int fd, int flags)
 	b->filled = got > 0 ? got : 0;
 	if (got <= 0)
 		return 0;	/* EAGAIN, or an ICMP error queued on the socket */
-	coalesce_count(&cx->co, (unsigned)got);
 	for (int i = 0; i < got; i++)
 		fds[i] = fd;
 	if (cx->w)
@@ -673,6 +672,9 @@ static void udp_serve(struct udp_ctx *cx, int fd, int flags)
 		nap(cx, us);
 		napped = true;
 	}
+	if (!budget)
+		return;
+	coalesce_count(&cx->co, before + after);
 	if (napped)
 		coalesce_nap_done(&cx->co, before, after);
 }
@@ -831,6 +833,11 @@ static void retire_cb(void *arg, struct snapshot *old)
 	}
 	srv->retired[srv->n_retired++] = (struct retired){ old, e };
 	reclaim(srv);
+}
+
+static bool workers_running(const struct dns_server *srv)
+{
+	return srv->n_workers && srv->workers[0]->started;
 }
 
 static void workers_stop(struct dns_server *srv)
@@ -1266,7 +1273,7 @@ fail:
 
 int dns_server_start(struct dns_server *srv)
 {
-	if (!srv->n_workers || srv->workers[0]->started)
+	if (!srv->n_workers || workers_running(srv))
 		return 0;
 	if (workers_start(srv) < 0)
 		return MESHDNS_EINVAL;
@@ -1322,7 +1329,7 @@ void dns_server_delete(struct dns_server *srv)
 
 void dns_server_reconfigure(struct dns_server *srv, const struct config *cfg)
 {
-	bool running = srv->n_workers && srv->workers[0]->started;
+	bool running = workers_running(srv);
 
 	/* workers read the allow list and their limiter: not while it changes
 	 * (their sockets stay open; queries wait in them meanwhile) */
@@ -1522,7 +1529,7 @@ int dns_server_set_forwarder(struct dns_server *srv, const struct fwd_params *p)
 		cp.max_entries = cp.max_entries / srv->n_workers > 64 ?
 				 cp.max_entries / srv->n_workers : 64;
 		cp.stale_s = 0;
-		bool running = srv->workers[0]->started;
+		bool running = workers_running(srv);
 		if (running)
 			workers_stop(srv);
 		for (unsigned i = 0; i < srv->n_workers; i++) {

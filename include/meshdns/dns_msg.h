@@ -149,32 +149,7 @@ static inline bool wbuf_room(struct dns_wbuf *w, size_t n)
 	return true;
 }
 
-static inline void wbuf_u8(struct dns_wbuf *w, uint8_t v)
-{
-	if (wbuf_room(w, 1))
-		w->buf[w->len++] = v;
-}
-
-static inline void wbuf_u16(struct dns_wbuf *w, uint16_t v)
-{
-	if (wbuf_room(w, 2)) {
-		w->buf[w->len++] = (uint8_t)(v >> 8);
-		w->buf[w->len++] = (uint8_t)v;
-	}
-}
-
-static inline void wbuf_u32(struct dns_wbuf *w, uint32_t v)
-{
-	if (wbuf_room(w, 4)) {
-		w->buf[w->len++] = (uint8_t)(v >> 24);
-		w->buf[w->len++] = (uint8_t)(v >> 16);
-		w->buf[w->len++] = (uint8_t)(v >> 8);
-		w->buf[w->len++] = (uint8_t)v;
-	}
-}
-
-void wbuf_bytes(struct dns_wbuf *w, const void *p, size_t n);
-
+/** Big-endian stores into a buffer already checked to have the room. */
 static inline void wr16(uint8_t *p, uint16_t v)
 {
 	p[0] = (uint8_t)(v >> 8);
@@ -199,6 +174,32 @@ static inline uint8_t *wbuf_take(struct dns_wbuf *w, size_t n)
 	return w->buf + w->len - n;
 }
 
+static inline void wbuf_u8(struct dns_wbuf *w, uint8_t v)
+{
+	uint8_t *p = wbuf_take(w, 1);
+
+	if (p)
+		*p = v;
+}
+
+static inline void wbuf_u16(struct dns_wbuf *w, uint16_t v)
+{
+	uint8_t *p = wbuf_take(w, 2);
+
+	if (p)
+		wr16(p, v);
+}
+
+static inline void wbuf_u32(struct dns_wbuf *w, uint32_t v)
+{
+	uint8_t *p = wbuf_take(w, 4);
+
+	if (p)
+		wr32(p, v);
+}
+
+void wbuf_bytes(struct dns_wbuf *w, const void *p, size_t n);
+
 /** Write a compression pointer to @p offset. */
 static inline void wbuf_ptr(struct dns_wbuf *w, size_t offset)
 {
@@ -208,10 +209,8 @@ static inline void wbuf_ptr(struct dns_wbuf *w, size_t offset)
 /** Patch a 16-bit value at @p at (must be inside the written part). */
 static inline void wbuf_put16(struct dns_wbuf *w, size_t at, uint16_t v)
 {
-	if (at + 2 <= w->len) {
-		w->buf[at] = (uint8_t)(v >> 8);
-		w->buf[at + 1] = (uint8_t)v;
-	}
+	if (at + 2 <= w->len)
+		wr16(w->buf + at, v);
 }
 
 static inline uint16_t rd16(const uint8_t *p)

@@ -3,8 +3,9 @@
  *
  * DNS over UDP and TCP on the libevent loop: sockets, connection limits and
  * idle timeouts. Answers come from dns_answer() over the registry's current
- * snapshot. Called on the loop thread only; with threads > 1 it runs
- * worker threads of its own for UDP (see dns_server.c).
+ * snapshot, through serve_query() for every transport. Called on the loop
+ * thread only; with threads > 1 it runs worker threads of its own for UDP.
+ * The code is in src/net/ (server_int.h lists its files).
  */
 #ifndef MESHDNS_DNS_SERVER_H
 #define MESHDNS_DNS_SERVER_H
@@ -61,14 +62,42 @@ struct dns_stats {
 	uint64_t udp_naps;		/* coalescing naps (udp_coalesce_us) */
 };
 
+/** Response rate limiting (see rrl.h): the whole server's limits. */
+struct dns_rrl_params {
+	uint32_t rate;			/* responses/s per client prefix, 0 off */
+	uint32_t slip;
+	uint8_t ipv4_prefix, ipv6_prefix;
+	bool exempt_loopback;
+};
+
 /**
- * Create the server and bind every listen address of @p cfg (UDP and
+ * What the server is told (params_dns_server() in src/ops/params.c builds
+ * it from the config). Pointers are copied from or read during the call
+ * only.
+ */
+struct dns_server_params {
+	/* fixed at create: a change needs a restart */
+	const struct config_listen *listen;
+	size_t n_listen;
+	unsigned threads;		/* UDP worker threads; 0 or 1: none */
+	uint16_t edns_size;		/* our UDP payload size */
+	/* dns_server_reconfigure() applies these */
+	const struct config_prefix *allow;	/* clients answered; others REFUSED */
+	size_t n_allow;
+	uint32_t tcp_max_connections;
+	uint32_t tcp_idle_timeout_ms;
+	uint32_t udp_coalesce_us;
+	struct dns_rrl_params rrl;
+};
+
+/**
+ * Create the server and bind every listen address of @p p (UDP and
  * TCP). Fails as a whole if any address cannot be bound.
  * @param reg  not owned; must outlive the server
  * @return NULL on failure (logged, naming the address)
  */
 struct dns_server *dns_server_create(struct event_base *base,
-				     const struct config *cfg,
+				     const struct dns_server_params *p,
 				     struct registry *reg);
 
 /**
@@ -81,14 +110,14 @@ int dns_server_start(struct dns_server *srv) MESHDNS_WUR;
 /** Close every socket and connection. NULL is fine. */
 void dns_server_delete(struct dns_server *srv);
 
-/** Apply settings that can change on reload (TCP limits). */
-void dns_server_reconfigure(struct dns_server *srv, const struct config *cfg);
+/** Apply the settings of @p p that a reload may change (see above). */
+void dns_server_reconfigure(struct dns_server *srv, const struct dns_server_params *p);
 
 /**
- * Does another process already serve one of @p cfg's listen addresses
+ * Does another process already serve one of the @p n addresses
  * (a predecessor during a rolling update)? Reads /proc/net/udp{,6}.
  */
-bool dns_server_addresses_in_use(const struct config *cfg);
+bool dns_server_addresses_in_use(const struct config_listen *listen, size_t n);
 
 /**
  * Has a successor (another process) bound every one of our UDP addresses

@@ -33,6 +33,13 @@ struct k8s_source_stats {
 };
 
 /**
+ * Called with our Node's topology.kubernetes.io/zone label once it is
+ * read (only when the config names no node.zone). @return 0, or an error
+ * (not logged as learned).
+ */
+typedef int (*k8s_zone_cb)(void *arg, const char *zone);
+
+/**
  * Start the source from the "kubernetes" config section.
  * @param reg  the registry it feeds (not owned)
  * @return NULL on a configuration problem (logged: no server, unreadable
@@ -46,5 +53,8 @@ void k8s_source_delete(struct k8s_source *src);
 
 /** Fill @p st with current counters. */
 void k8s_source_stats(const struct k8s_source *src, struct k8s_source_stats *st);
+
+/** Who hears of the node's zone (the daemon: see params_policy()). */
+void k8s_source_set_zone_cb(struct k8s_source *src, k8s_zone_cb cb, void *arg);
 
 #endif

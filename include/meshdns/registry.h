@@ -112,7 +112,8 @@ void registry_set_observer(struct registry *r, registry_observer_cb cb, void *ar
  * Who frees replaced snapshots. By default the registry deletes the old
  * one as it publishes the new; a server with worker threads takes them
  * instead and deletes each once no thread can still be reading it
- * (@p cb then owns it and must call snapshot_delete() on the loop thread).
+ * (@p cb then owns it and must call snapshot_delete() on the loop thread;
+ * reclaim.h does, and says why the order of the two is safe).
  */
 typedef void (*registry_retire_cb)(void *arg, struct snapshot *old);
 void registry_set_retire(struct registry *r, registry_retire_cb cb, void *arg);

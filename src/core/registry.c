@@ -16,6 +16,7 @@
 #include "meshdns/clock.h"
 #include "meshdns/log.h"
 #include "meshdns/registry.h"
+#include "meshdns/thread.h"
 #include "meshdns/strmap.h"
 
 struct reg_service {
@@ -312,6 +313,8 @@ int registry_set_service(struct registry *r, enum registry_source source,
 	bool found;
 	size_t i = find(r, spec->namespace, spec->name, &found);
 
+	THREAD_LOOP_ONLY();
+
 	if (svc_spec_copy(&copy, spec) < 0)
 		return MESHDNS_ENOMEM;
 	health = carry_health(found ? &r->svcs[i] : NULL, &copy);
@@ -367,6 +370,8 @@ int registry_set_health(struct registry *r, const char *ns, const char *name,
 	struct reg_service *rs;
 	struct svc_endpoint key = { .family = family };
 
+	THREAD_LOOP_ONLY();
+
 	if (!found)
 		return MESHDNS_ENOENT;
 	rs = &r->svcs[i];
@@ -397,6 +402,8 @@ int registry_set_health(struct registry *r, const char *ns, const char *name,
 int registry_set_policy(struct registry *r, const struct snap_policy *p)
 {
 	char *zone = NULL;
+
+	THREAD_LOOP_ONLY();
 
 	if (p->node_zone && !(zone = strdup(p->node_zone)))
 		return MESHDNS_ENOMEM;
@@ -437,6 +444,8 @@ int registry_remove_service(struct registry *r, const char *ns, const char *name
 {
 	bool found;
 	size_t i = find(r, ns, name, &found);
+
+	THREAD_LOOP_ONLY();
 
 	if (!found)
 		return MESHDNS_ENOENT;
@@ -487,6 +496,7 @@ static bool spec_equal(const struct svc_spec *a, const struct svc_spec *b)
 int registry_replace_all(struct registry *r, enum registry_source source,
 			 const struct svc_spec *specs, size_t n)
 {
+	THREAD_LOOP_ONLY();
 	/* Remove what is gone, then set what is new or changed. */
 	for (size_t i = r->n; i-- > 0;) {
 		bool keep = r->svcs[i].source != source;
@@ -513,6 +523,8 @@ int registry_publish(struct registry *r)
 	struct snap_service **list;
 	struct snapshot *s;
 	uint32_t now = (uint32_t)time(NULL);
+
+	THREAD_LOOP_ONLY();
 	uint32_t serial = now > r->serial ? now : r->serial;	/* never backwards */
 
 	if (!r->dirty)
@@ -548,8 +560,8 @@ int registry_publish(struct registry *r)
 	if (!s)
 		return MESHDNS_ENOMEM;
 	struct snapshot *old = r->current;
-	/* seq_cst: a worker that announced a later epoch must see it (see
-	 * dns_server.c, "snapshot reclamation") */
+	/* seq_cst: a reader that announced a later epoch must see it (the
+	 * argument is in reclaim.h) */
 	__atomic_store_n(&r->current, s, __ATOMIC_SEQ_CST);
 	if (r->retire)
 		r->retire(r->retire_arg, old);

@@ -25,8 +25,10 @@
 #include "meshdns/k8s_source.h"
 #include "meshdns/log.h"
 #include "meshdns/ops_http.h"
+#include "meshdns/params.h"
 #include "meshdns/probe.h"
 #include "meshdns/registry.h"
+#include "meshdns/thread.h"
 
 #define SWAP(a, b) do { __typeof__(a) tmp_ = (a); (a) = (b); (b) = tmp_; } while (0)
 
@@ -45,6 +47,7 @@ struct daemon {
 	uint64_t start_at_ms;
 	int stopping;			/* 0 running, 1 waiting, 2 draining */
 	uint64_t stop_at_ms;
+	char *learned_zone;		/* from our Node object; NULL: none */
 };
 
 static void publish_cb(evutil_socket_t fd, short what, void *arg)
@@ -130,28 +133,13 @@ static int setup_forwarder(struct daemon *d, const struct config *cfg)
 		log_err("forward: no usable upstream");
 		return MESHDNS_EINVAL;
 	}
-	struct fwd_params p = {
-		.upstreams = ups, .n_upstreams = n, .timeout_ms = c->timeout_ms,
-		.policy = (enum fwd_policy)c->policy, .max_in_flight = c->max_in_flight,
-		.edns_size = cfg->edns_buffer_size, .cache_enabled = c->cache_enabled,
-		.cache = {
-			.max_entries = c->cache_max_entries, .min_ttl_s = c->cache_min_ttl,
-			.max_ttl_s = c->cache_max_ttl, .neg_max_ttl_s = c->cache_negative_max_ttl,
-			.stale_s = c->serve_stale ? c->stale_s : 0,
-		},
-	};
+	struct fwd_params p;
+	params_forward(cfg, ups, n, &p);
 	if (dns_server_set_forwarder(d->dns, &p) < 0)
 		return MESHDNS_ENOMEM;
 	log_info("forward: names outside %s go to %zu upstream(s), first %s%s", cfg->domain, n,
 		 ups[0].text, c->cache_enabled ? ", cached" : "");
 	return 0;
-}
-
-static void prober_params_from(const struct config *cfg, struct prober_params *p)
-{
-	p->max_in_flight = cfg->probe_max_in_flight;
-	p->idle_s = cfg->probe_idle_s;
-	p->default_mode = cfg->probe_mode;
 }
 
 static int load_services(struct daemon *d, const struct config *cfg)
@@ -162,12 +150,27 @@ static int load_services(struct daemon *d, const struct config *cfg)
 	return 0;
 }
 
-static void policy_from(const struct config *cfg, struct snap_policy *p)
+/* The answer policy from @p cfg and what we learned (the node's zone). */
+static int set_policy(struct daemon *d, const struct config *cfg)
 {
-	p->node_zone = cfg->node_zone;
-	p->zone_preference = cfg->zone_preference;
-	p->zone_min_share_pct = (uint8_t)cfg->zone_min_share_pct;
-	p->max_answers = cfg->max_answers;
+	struct params_learned learned = { .node_zone = d->learned_zone };
+	struct snap_policy pol;
+
+	params_policy(cfg, &learned, &pol);
+	return registry_set_policy(d->reg, &pol);
+}
+
+/* The Kubernetes source read our Node's zone label. */
+static int zone_cb(void *arg, const char *zone)
+{
+	struct daemon *d = arg;
+	char *z = strdup(zone);
+
+	if (!z)
+		return MESHDNS_ENOMEM;
+	free(d->learned_zone);
+	d->learned_zone = z;
+	return set_policy(d, d->cfg);
 }
 
 static bool listen_equal(const struct config *a, const struct config *b)
@@ -202,17 +205,18 @@ static void reload(struct daemon *d)
 		log_warn("reload: listen, domain, ttl, edns and threads settings need a restart; kept the running ones");
 	cfg->threads = d->cfg->threads;
 	cfg->threads_cli = d->cfg->threads_cli;
-	struct snap_policy pol;
-	policy_from(cfg, &pol);
-	if (registry_set_policy(d->reg, &pol) < 0 || load_services(d, cfg) < 0) {
+	if (set_policy(d, cfg) < 0 || load_services(d, cfg) < 0) {
 		log_err("reload: out of memory, keeping the running services");
 		config_delete(cfg);
 		return;
 	}
-	if (d->dns)
-		dns_server_reconfigure(d->dns, cfg);
+	if (d->dns) {
+		struct dns_server_params dp;
+		params_dns_server(cfg, &dp);
+		dns_server_reconfigure(d->dns, &dp);
+	}
 	struct prober_params pp;
-	prober_params_from(cfg, &pp);
+	params_prober(cfg, &pp);
 	prober_reconfigure(d->prober, &pp);
 	if (cfg->log_level_set)
 		log_set_level(cfg->log_level);
@@ -273,7 +277,10 @@ static int start_dns(struct daemon *d)
 	char listen[512] = "";
 	size_t n = 0;
 
-	d->dns = dns_server_create(d->base, cfg, d->reg);
+	struct dns_server_params dp;
+
+	params_dns_server(cfg, &dp);
+	d->dns = dns_server_create(d->base, &dp, d->reg);
 	if (!d->dns)
 		return MESHDNS_EINVAL;
 	dns_server_set_facts(d->dns, facts_cb, d);
@@ -380,6 +387,7 @@ struct daemon *daemon_create(struct config *cfg)
 		return NULL;
 	}
 	d->cfg = cfg;
+	thread_mark_loop();
 	d->base = event_base_new();
 	if (!d->base) {
 		log_err("cannot create the event loop");
@@ -388,18 +396,8 @@ struct daemon *daemon_create(struct config *cfg)
 	ns = calloc(cfg->n_listen, sizeof(*ns));
 	if (!ns)
 		goto fail;
-	for (size_t i = 0; i < cfg->n_listen; i++)
-		ns[i] = cfg->listen[i].addr;
-	struct snapshot_params p = {
-		.domain = cfg->domain,
-		.ttl_s = cfg->ttl_s,
-		.negative_ttl_s = cfg->negative_ttl_s,
-		.edns_buffer_size = cfg->edns_buffer_size,
-		.ns_addrs = ns,
-		.n_ns_addrs = cfg->n_listen,
-		.node_name = node_name(cfg, host, sizeof(host)),
-	};
-	policy_from(cfg, &p.policy);
+	struct snapshot_params p;
+	params_snapshot(cfg, NULL, node_name(cfg, host, sizeof(host)), ns, &p);
 	d->reg = registry_create(&p);
 	free(ns);
 	d->publish = event_new(d->base, -1, 0, publish_cb, d);
@@ -407,7 +405,7 @@ struct daemon *daemon_create(struct config *cfg)
 		goto fail;
 	registry_set_dirty_cb(d->reg, dirty_cb, d);
 	struct prober_params pp;
-	prober_params_from(cfg, &pp);
+	params_prober(cfg, &pp);
 	d->prober = prober_create(d->base, d->reg, &pp);
 	if (!d->prober) {
 		log_err("cannot start the prober");
@@ -421,6 +419,7 @@ struct daemon *daemon_create(struct config *cfg)
 		d->k8s = k8s_source_create(d->base, d->reg, cfg);
 		if (!d->k8s)
 			goto fail;
+		k8s_source_set_zone_cb(d->k8s, zone_cb, d);
 		/* answers say "not synced" (SERVFAIL) until the first lists */
 		if (registry_publish(d->reg) < 0)
 			goto fail;
@@ -439,7 +438,7 @@ struct daemon *daemon_create(struct config *cfg)
 	 * that knows the cluster (it waits for our sockets to appear).
 	 */
 	if (d->k8s && registry_snapshot(d->reg)->unsynced &&
-	    dns_server_addresses_in_use(cfg)) {
+	    dns_server_addresses_in_use(cfg->listen, cfg->n_listen)) {
 		struct timeval tv = { 0, 100000 };
 		log_info("a predecessor serves our addresses: binding after the first sync, at most %u ms",
 			 cfg->handover_sync_wait_ms);
@@ -494,5 +493,7 @@ void daemon_delete(struct daemon *d)
 	if (d->base)
 		event_base_free(d->base);
 	config_delete(d->cfg);
+	free(d->learned_zone);
 	free(d);
+	thread_unmark_loop();
 }

@@ -62,8 +62,8 @@ struct k8s_source {
 	struct watch_pair *watches;
 	size_t n_watches;
 	uint64_t epochs;		/* hands out watch_pair epochs */
-	struct snap_policy policy;	/* for the node zone */
-	char *node_zone;
+	k8s_zone_cb zone_cb;		/* our Node's zone label, when read */
+	void *zone_arg;
 	struct k8s_source_stats st;
 };
 
@@ -431,11 +431,9 @@ static void node_cb(void *arg, const cJSON *obj)
 		log_info("kubernetes: this node has no topology.kubernetes.io/zone label");
 		return;
 	}
-	free(src->node_zone);
-	src->node_zone = strdup(z->valuestring);
-	src->policy.node_zone = src->node_zone;
-	if (src->node_zone && registry_set_policy(src->reg, &src->policy) == 0)
-		log_info("kubernetes: this node is in zone %s", src->node_zone);
+	/* the daemon turns it into the answer policy (params_policy) */
+	if (src->zone_cb && src->zone_cb(src->zone_arg, z->valuestring) == 0)
+		log_info("kubernetes: this node is in zone %s", z->valuestring);
 }
 
 /* ------------------------------------------------------------ setup */
@@ -589,9 +587,6 @@ struct k8s_source *k8s_source_create(struct event_base *base, struct registry *r
 
 	/* our zone, from the Node, unless the config names it */
 	const char *node = cfg->node_name ? cfg->node_name : getenv("NODE_NAME");
-	src->policy.zone_preference = cfg->zone_preference;
-	src->policy.zone_min_share_pct = (uint8_t)cfg->zone_min_share_pct;
-	src->policy.max_answers = cfg->max_answers;
 	if (!cfg->node_zone && node && *node) {
 		char path[300];
 		snprintf(path, sizeof(path), "/api/v1/nodes/%s", node);
@@ -605,6 +600,12 @@ fail:
 fail_late:
 	k8s_source_delete(src);
 	return NULL;
+}
+
+void k8s_source_set_zone_cb(struct k8s_source *src, k8s_zone_cb cb, void *arg)
+{
+	src->zone_cb = cb;
+	src->zone_arg = arg;
 }
 
 static void free_group(const char *key, void *value, void *arg)
@@ -642,7 +643,6 @@ void k8s_source_delete(struct k8s_source *src)
 		strmap_foreach(src->slices, free_slice, NULL);
 		strmap_delete(src->slices);
 	}
-	free(src->node_zone);
 	free(src);
 }
 

@@ -185,6 +185,56 @@ static void decide_eligible(struct snap_service *s, uint8_t panic_pct)
 	}
 }
 
+/*
+ * Endpoint @p se (@p h: its health, NULL: healthy) as the next snap_ep of
+ * @p s, filed under its target name; @p node_zone non-NULL: mark it local
+ * when it is in that zone. @return 0, or -1 (no memory)
+ */
+static int add_endpoint(struct snap_service *s, const struct svc_endpoint *se,
+			const struct ep_health *h, const char *node_zone)
+{
+	struct snap_ep *e = &s->eps[s->n_eps];
+	uint8_t label[DNS_MAX_LABEL + 1];
+	char host[64];
+
+	e->family = (uint8_t)se->family;
+	memcpy(e->addr, se->addr, sizeof(e->addr));
+	e->weight = se->weight;
+	e->load_pct = h ? h->load_pct : 100;
+	e->effective = (uint32_t)((uint64_t)se->weight * e->load_pct / 100);
+	e->flags = 0;
+	e->ramp_start_ms = h ? h->healthy_since_ms : 0;
+	if (se->ready)
+		e->flags |= SNAP_EP_READY;
+	if (node_zone && ep_local(se, node_zone))
+		e->flags |= SNAP_EP_LOCAL;
+	if (se->ready && (!h || h->healthy))
+		e->flags |= SNAP_EP_HEALTHY;
+	/* Zone strings stay owned by a copy of the spec's zone. */
+	e->zone = NULL;
+	if (se->zone && !(e->zone = strdup(se->zone)))
+		return -1;
+	svc_endpoint_host(se, host);
+	if (!host[0]) {
+		free((char *)e->zone);
+		return 0;
+	}
+	put_label(label, "", host);
+	int32_t t = target_find(s, label);
+	if (t < 0) {
+		t = (int32_t)s->n_targets++;
+		memcpy(s->targets[t].label, label, 1u + label[0]);
+		s->targets[t].ep4 = s->targets[t].ep6 = -1;
+		target_insert(s, (uint32_t)t);
+	}
+	int32_t *slot = e->family == AF_INET ? &s->targets[t].ep4 : &s->targets[t].ep6;
+	if (*slot < 0)
+		*slot = (int32_t)s->n_eps;
+	e->target = (uint32_t)t;
+	s->n_eps++;
+	return 0;
+}
+
 struct snap_service *snap_service_create(const struct svc_spec *spec,
 					 const struct ep_health *health,
 					 struct svc_live *live,
@@ -222,47 +272,9 @@ struct snap_service *snap_service_create(const struct svc_spec *spec,
 	s->n_ports = (uint32_t)spec->n_ports;
 
 	for (size_t i = 0; i < n; i++) {
-		const struct svc_endpoint *se = &spec->endpoints[i];
-		struct snap_ep *e = &s->eps[s->n_eps];
-		uint8_t label[DNS_MAX_LABEL + 1];
-		char host[64];
-
-		e->family = (uint8_t)se->family;
-		memcpy(e->addr, se->addr, sizeof(e->addr));
-		e->weight = se->weight;
-		e->load_pct = health ? health[i].load_pct : 100;
-		e->effective = (uint32_t)((uint64_t)se->weight * e->load_pct / 100);
-		e->flags = 0;
-		e->ramp_start_ms = health ? health[i].healthy_since_ms : 0;
-		if (se->ready)
-			e->flags |= SNAP_EP_READY;
-		if (zones && ep_local(se, policy->node_zone))
-			e->flags |= SNAP_EP_LOCAL;
-		if (se->ready && (!health || health[i].healthy))
-			e->flags |= SNAP_EP_HEALTHY;
-		/* Zone strings stay owned by a copy of the spec's zone. */
-		e->zone = NULL;
-		if (se->zone && !(e->zone = strdup(se->zone)))
+		if (add_endpoint(s, &spec->endpoints[i], health ? &health[i] : NULL,
+				 zones ? policy->node_zone : NULL) < 0)
 			goto fail;
-		svc_endpoint_host(se, host);
-		if (!host[0]) {
-			free((char *)e->zone);
-			continue;
-		}
-		put_label(label, "", host);
-		int32_t t = target_find(s, label);
-		if (t < 0) {
-			t = (int32_t)s->n_targets++;
-			memcpy(s->targets[t].label, label, 1u + label[0]);
-			s->targets[t].ep4 = s->targets[t].ep6 = -1;
-			target_insert(s, (uint32_t)t);
-		}
-		int32_t *slot = e->family == AF_INET ? &s->targets[t].ep4
-						     : &s->targets[t].ep6;
-		if (*slot < 0)
-			*slot = (int32_t)s->n_eps;
-		e->target = (uint32_t)t;
-		s->n_eps++;
 	}
 	decide_eligible(s, spec->panic_threshold_pct);
 	s->zones = zones;

@@ -376,6 +376,40 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 		event_base_loopbreak(d->base);
 }
 
+/*
+ * Bind now, unless a predecessor still serves our addresses (a rolling
+ * update): then bind only once our sources are synced, so that it hands
+ * over to an agent that knows the cluster (it waits for our sockets).
+ */
+static int start_or_wait(struct daemon *d)
+{
+	const struct config *cfg = d->cfg;
+	struct timeval tv = { 0, 100000 };
+
+	if (!d->k8s || !registry_snapshot(d->reg)->unsynced ||
+	    !dns_server_addresses_in_use(cfg->listen, cfg->n_listen))
+		return start_dns(d);
+	log_info("a predecessor serves our addresses: binding after the first sync, at most %u ms",
+		 cfg->handover_sync_wait_ms);
+	d->start_at_ms = clock_now_ms();
+	d->start_timer = event_new(d->base, -1, EV_PERSIST, start_cb, d);
+	if (!d->start_timer || event_add(d->start_timer, &tv) < 0)
+		return MESHDNS_ENOMEM;
+	return 0;
+}
+
+static int add_signals(struct daemon *d)
+{
+	d->sig_term = evsignal_new(d->base, SIGTERM, signal_cb, d);
+	d->sig_int = evsignal_new(d->base, SIGINT, signal_cb, d);
+	d->sig_hup = evsignal_new(d->base, SIGHUP, signal_cb, d);
+	if (!d->sig_term || !d->sig_int || !d->sig_hup ||
+	    event_add(d->sig_term, NULL) < 0 || event_add(d->sig_int, NULL) < 0 ||
+	    event_add(d->sig_hup, NULL) < 0)
+		return MESHDNS_ENOMEM;
+	return 0;
+}
+
 struct daemon *daemon_create(struct config *cfg)
 {
 	struct daemon *d = calloc(1, sizeof(*d));
@@ -432,29 +466,7 @@ struct daemon *daemon_create(struct config *cfg)
 		/* DNS matters more: a busy ops port is logged, not fatal */
 		d->ops = ops_http_create(d->base, &cfg->http, &os);
 	}
-	/*
-	 * A predecessor still serves our addresses (a rolling update): bind
-	 * only once our sources are synced, so that it hands over to an agent
-	 * that knows the cluster (it waits for our sockets to appear).
-	 */
-	if (d->k8s && registry_snapshot(d->reg)->unsynced &&
-	    dns_server_addresses_in_use(cfg->listen, cfg->n_listen)) {
-		struct timeval tv = { 0, 100000 };
-		log_info("a predecessor serves our addresses: binding after the first sync, at most %u ms",
-			 cfg->handover_sync_wait_ms);
-		d->start_at_ms = clock_now_ms();
-		d->start_timer = event_new(d->base, -1, EV_PERSIST, start_cb, d);
-		if (!d->start_timer || event_add(d->start_timer, &tv) < 0)
-			goto fail;
-	} else if (start_dns(d) < 0) {
-		goto fail;
-	}
-	d->sig_term = evsignal_new(d->base, SIGTERM, signal_cb, d);
-	d->sig_int = evsignal_new(d->base, SIGINT, signal_cb, d);
-	d->sig_hup = evsignal_new(d->base, SIGHUP, signal_cb, d);
-	if (!d->sig_term || !d->sig_int || !d->sig_hup ||
-	    event_add(d->sig_term, NULL) < 0 || event_add(d->sig_int, NULL) < 0 ||
-	    event_add(d->sig_hup, NULL) < 0)
+	if (start_or_wait(d) < 0 || add_signals(d) < 0)
 		goto fail;
 	return d;
 fail:

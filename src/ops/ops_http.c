@@ -107,16 +107,12 @@ static const char *rcode_name(unsigned r)
 	return r < 6 ? n[r] : r == 16 ? "BADVERS" : NULL;
 }
 
-static void metrics(struct ops_http *o, struct evbuffer *b)
+/* The snapshot: services, and endpoints by state. */
+static void metrics_snapshot(struct evbuffer *b, const struct snapshot *snap)
 {
-	const struct snapshot *snap = registry_snapshot(o->src.reg);
-
-	family(b, "meshdns_build_info", "gauge", "Version of the running meshdns.");
-	evbuffer_add_printf(b, "meshdns_build_info{version=\"%s\"} 1\n", PACKAGE_VERSION);
 	metric1(b, "meshdns_snapshot_generation", "gauge", "Generation of the answer snapshot in use (bumps on every change).", (uint64_t)snap->generation);
 	metric1(b, "meshdns_services", "gauge", "Services known.", (uint64_t)snap->n_services);
 
-	/* endpoints by state, from the snapshot */
 	uint64_t healthy = 0, unhealthy = 0, draining = 0, panic = 0, not_ready = 0;
 	for (uint32_t i = 0; i < snap->n_services; i++) {
 		const struct snap_service *s = snap->services[i];
@@ -144,112 +140,153 @@ static void metrics(struct ops_http *o, struct evbuffer *b)
 			    (unsigned long long)healthy, (unsigned long long)unhealthy,
 			    (unsigned long long)draining, (unsigned long long)panic,
 			    (unsigned long long)not_ready);
+}
 
+/* The latency histogram (cumulative buckets, as Prometheus wants). */
+static void metrics_latency(struct evbuffer *b, const struct dns_stats *d)
+{
+	uint64_t cum = 0, count = 0;
+
+	family(b, "meshdns_dns_request_duration_seconds", "histogram",
+	       "Time from receiving a query to sending its answer.");
+	for (unsigned i = 0; i <= DNS_LAT_BUCKETS; i++)
+		count += d->lat[i];
+	for (unsigned i = 0; i < DNS_LAT_BUCKETS; i++) {
+		cum += d->lat[i];
+		evbuffer_add_printf(b, "meshdns_dns_request_duration_seconds_bucket{le=\"%g\"} %llu\n",
+				    dns_lat_bounds_us[i] / 1e6, (unsigned long long)cum);
+	}
+	evbuffer_add_printf(b, "meshdns_dns_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n"
+			    "meshdns_dns_request_duration_seconds_sum %.9f\n"
+			    "meshdns_dns_request_duration_seconds_count %llu\n",
+			    (unsigned long long)count, d->lat_sum_ns / 1e9,
+			    (unsigned long long)count);
+}
+
+/* Requests by transport, thread and type; responses by rcode. */
+static void metrics_requests(struct evbuffer *b, const struct dns_server *dns,
+			     const struct dns_stats *d)
+{
+	static const char *const qt[] = { "A", "AAAA", "SRV", "TXT", "SOA", "NS",
+					  "PTR", "ANY", "other" };
+	family(b, "meshdns_dns_requests_total", "counter", "DNS requests received by transport.");
+	evbuffer_add_printf(b, "meshdns_dns_requests_total{proto=\"udp\"} %llu\n"
+			    "meshdns_dns_requests_total{proto=\"tcp\"} %llu\n",
+			    (unsigned long long)d->queries_udp,
+			    (unsigned long long)d->queries_tcp);
+	unsigned nt = dns_server_threads(dns);
+	family(b, "meshdns_dns_thread_requests_total", "counter",
+	       "UDP requests answered by each thread (0: the loop thread, which "
+	       "also answers what workers hand it).");
+	for (unsigned t = 0; t <= nt; t++)
+		evbuffer_add_printf(b, "meshdns_dns_thread_requests_total{thread=\"%u\"} %llu\n",
+				    t, (unsigned long long)dns_server_thread_queries(dns, t));
+	family(b, "meshdns_dns_requests_by_type_total", "counter",
+	       "DNS requests by query type.");
+	for (unsigned i = 0; i < DNS_STAT_QTYPES; i++)
+		evbuffer_add_printf(b, "meshdns_dns_requests_by_type_total{type=\"%s\"} %llu\n",
+				    qt[i], (unsigned long long)d->qtype[i]);
+	family(b, "meshdns_dns_responses_total", "counter", "DNS responses by rcode.");
+	uint64_t other = 0;
+	for (unsigned r = 0; r < 24; r++) {
+		const char *n = rcode_name(r);
+		if (n)
+			evbuffer_add_printf(b, "meshdns_dns_responses_total{rcode=\"%s\"} %llu\n",
+					    n, (unsigned long long)d->rcode[r]);
+		else
+			other += d->rcode[r];
+	}
+	evbuffer_add_printf(b, "meshdns_dns_responses_total{rcode=\"other\"} %llu\n",
+			    (unsigned long long)other);
+}
+
+static void metrics_dns(struct evbuffer *b, const struct dns_server *dns)
+{
+	const struct dns_stats *d = dns_server_stats(dns);
+
+	metrics_requests(b, dns, d);
+	metric1(b, "meshdns_dns_truncated_total", "counter", "UDP responses sent with TC.", (uint64_t)d->truncated);
+	metric1(b, "meshdns_dns_dropped_total", "counter", "Packets dropped unanswered (no header, or a response).", (uint64_t)d->dropped);
+	metric1(b, "meshdns_dns_udp_naps_total", "counter", "Naps taken to gather UDP queries (udp_coalesce_us).", (uint64_t)d->udp_naps);
+	family(b, "meshdns_dns_tcp_connections_total", "counter", "TCP connections by outcome.");
+	evbuffer_add_printf(b, "meshdns_dns_tcp_connections_total{result=\"accepted\"} %llu\n"
+			    "meshdns_dns_tcp_connections_total{result=\"rejected\"} %llu\n"
+			    "meshdns_dns_tcp_connections_total{result=\"idle_timeout\"} %llu\n",
+			    (unsigned long long)d->tcp_accepted,
+			    (unsigned long long)d->tcp_rejected,
+			    (unsigned long long)d->tcp_timeouts);
+	metrics_latency(b, d);
+}
+
+static void metrics_forward(struct evbuffer *b, const struct dns_server *dns)
+{
+	const struct forwarder *fw = dns_server_forwarder(dns);
+
+	if (!fw)
+		return;
+	const struct fwd_stats *f = forwarder_stats(fw);
+	const struct cache_stats *c = forwarder_cache_stats(fw);
+	uint64_t wh = dns_server_stats(dns)->worker_cache_hits;
+	metric1(b, "meshdns_forward_requests_total", "counter", "Queries for names outside the mesh (cache hits included).", (uint64_t)f->queries + wh);
+	metric1(b, "meshdns_forward_upstream_queries_total", "counter", "Queries sent to upstream servers.", (uint64_t)f->upstream_queries);
+	metric1(b, "meshdns_forward_coalesced_total", "counter", "Queries answered by an identical query already in flight.", (uint64_t)f->coalesced);
+	metric1(b, "meshdns_forward_timeouts_total", "counter", "Upstream tries that timed out.", (uint64_t)f->timeouts);
+	metric1(b, "meshdns_forward_servfail_total", "counter", "SERVFAIL sent because no upstream answered.", (uint64_t)f->servfail);
+	metric1(b, "meshdns_forward_dropped_replies_total", "counter", "Upstream packets that matched no query (late, or spoofed).", (uint64_t)f->dropped_replies);
+	if (c) {
+		metric1(b, "meshdns_cache_hits_total", "counter", "Answers from the cache (the workers' included).", (uint64_t)c->hits + wh);
+		metric1(b, "meshdns_cache_worker_hits_total", "counter", "Of those, answered by a worker thread's own cache.", wh);
+		metric1(b, "meshdns_cache_misses_total", "counter", "Cache lookups that missed.", (uint64_t)c->misses);
+		metric1(b, "meshdns_cache_served_stale_total", "counter", "Expired answers served because no upstream answered (RFC 8767).", (uint64_t)c->stale_hits);
+		metric1(b, "meshdns_cache_evictions_total", "counter", "Entries evicted to stay within max_entries.", (uint64_t)c->evictions);
+		metric1(b, "meshdns_cache_entries", "gauge", "Entries in the cache.", (uint64_t)c->entries);
+	}
+}
+
+static void metrics_probes(struct evbuffer *b, const struct prober *pr)
+{
+	const struct prober_stats *p = prober_stats(pr);
+	family(b, "meshdns_probes_total", "counter", "Health probes by result.");
+	evbuffer_add_printf(b, "meshdns_probes_total{result=\"pass\"} %llu\n"
+		    "meshdns_probes_total{result=\"fail\"} %llu\n",
+		    (unsigned long long)p->passed,
+		    (unsigned long long)(p->failed - p->timeouts));
+	evbuffer_add_printf(b, "meshdns_probes_total{result=\"timeout\"} %llu\n",
+		    (unsigned long long)p->timeouts);
+	metric1(b, "meshdns_probe_transitions_total", "counter", "Endpoints turning healthy or unhealthy.", (uint64_t)p->transitions);
+	metric1(b, "meshdns_probe_bad_weight_total", "counter", "X-Mesh-Weight headers that could not be parsed.", (uint64_t)p->bad_weight);
+	family(b, "meshdns_probe_targets", "gauge", "Endpoints with a probe, and those probed now.");
+	evbuffer_add_printf(b, "meshdns_probe_targets{state=\"configured\"} %u\n"
+		    "meshdns_probe_targets{state=\"active\"} %u\n",
+		    p->targets, p->active_targets);
+	metric1(b, "meshdns_probes_in_flight", "gauge", "Probes running now.", (uint64_t)p->in_flight);
+}
+
+static void metrics_k8s(struct evbuffer *b, const struct k8s_source *src)
+{
+	struct k8s_source_stats k;
+	k8s_source_stats(src, &k);
+	metric1(b, "meshdns_kubernetes_synced", "gauge", "1 once the first lists of Services and EndpointSlices are complete.", (uint64_t)k.synced);
+	metric1(b, "meshdns_kubernetes_watch_events_total", "counter", "Objects applied from lists and watch events.", (uint64_t)k.events);
+	metric1(b, "meshdns_kubernetes_relists_total", "counter", "Full lists after the first.", (uint64_t)k.relists);
+	metric1(b, "meshdns_kubernetes_api_errors_total", "counter", "Failed API requests (HTTP errors and transport errors).", (uint64_t)k.api_errors);
+	metric1(b, "meshdns_kubernetes_skipped_total", "counter", "Malformed watch lines and objects skipped.", (uint64_t)(k.bad_lines + k.bad_objects));
+}
+
+/* Everything /metrics shows, in the Prometheus text format. */
+static void metrics(struct ops_http *o, struct evbuffer *b)
+{
+	family(b, "meshdns_build_info", "gauge", "Version of the running meshdns.");
+	evbuffer_add_printf(b, "meshdns_build_info{version=\"%s\"} 1\n", PACKAGE_VERSION);
+	metrics_snapshot(b, registry_snapshot(o->src.reg));
 	if (o->src.dns) {
-		const struct dns_stats *d = dns_server_stats(o->src.dns);
-		static const char *const qt[] = { "A", "AAAA", "SRV", "TXT", "SOA", "NS",
-						  "PTR", "ANY", "other" };
-		family(b, "meshdns_dns_requests_total", "counter", "DNS requests received by transport.");
-		evbuffer_add_printf(b, "meshdns_dns_requests_total{proto=\"udp\"} %llu\n"
-				    "meshdns_dns_requests_total{proto=\"tcp\"} %llu\n",
-				    (unsigned long long)d->queries_udp,
-				    (unsigned long long)d->queries_tcp);
-		unsigned nt = dns_server_threads(o->src.dns);
-		family(b, "meshdns_dns_thread_requests_total", "counter",
-		       "UDP requests answered by each thread (0: the loop thread, which "
-		       "also answers what workers hand it).");
-		for (unsigned t = 0; t <= nt; t++)
-			evbuffer_add_printf(b, "meshdns_dns_thread_requests_total{thread=\"%u\"} %llu\n",
-					    t, (unsigned long long)dns_server_thread_queries(o->src.dns, t));
-		family(b, "meshdns_dns_requests_by_type_total", "counter",
-		       "DNS requests by query type.");
-		for (unsigned i = 0; i < DNS_STAT_QTYPES; i++)
-			evbuffer_add_printf(b, "meshdns_dns_requests_by_type_total{type=\"%s\"} %llu\n",
-					    qt[i], (unsigned long long)d->qtype[i]);
-		family(b, "meshdns_dns_responses_total", "counter", "DNS responses by rcode.");
-		uint64_t other = 0;
-		for (unsigned r = 0; r < 24; r++) {
-			const char *n = rcode_name(r);
-			if (n)
-				evbuffer_add_printf(b, "meshdns_dns_responses_total{rcode=\"%s\"} %llu\n",
-						    n, (unsigned long long)d->rcode[r]);
-			else
-				other += d->rcode[r];
-		}
-		evbuffer_add_printf(b, "meshdns_dns_responses_total{rcode=\"other\"} %llu\n",
-				    (unsigned long long)other);
-		metric1(b, "meshdns_dns_truncated_total", "counter", "UDP responses sent with TC.", (uint64_t)d->truncated);
-		metric1(b, "meshdns_dns_dropped_total", "counter", "Packets dropped unanswered (no header, or a response).", (uint64_t)d->dropped);
-		metric1(b, "meshdns_dns_udp_naps_total", "counter", "Naps taken to gather UDP queries (udp_coalesce_us).", (uint64_t)d->udp_naps);
-		family(b, "meshdns_dns_tcp_connections_total", "counter", "TCP connections by outcome.");
-		evbuffer_add_printf(b, "meshdns_dns_tcp_connections_total{result=\"accepted\"} %llu\n"
-				    "meshdns_dns_tcp_connections_total{result=\"rejected\"} %llu\n"
-				    "meshdns_dns_tcp_connections_total{result=\"idle_timeout\"} %llu\n",
-				    (unsigned long long)d->tcp_accepted,
-				    (unsigned long long)d->tcp_rejected,
-				    (unsigned long long)d->tcp_timeouts);
-		family(b, "meshdns_dns_request_duration_seconds", "histogram",
-		       "Time from receiving a query to sending its answer.");
-		uint64_t cum = 0, count = 0;
-		for (unsigned i = 0; i <= DNS_LAT_BUCKETS; i++)
-			count += d->lat[i];
-		for (unsigned i = 0; i < DNS_LAT_BUCKETS; i++) {
-			cum += d->lat[i];
-			evbuffer_add_printf(b, "meshdns_dns_request_duration_seconds_bucket{le=\"%g\"} %llu\n",
-					    dns_lat_bounds_us[i] / 1e6, (unsigned long long)cum);
-		}
-		evbuffer_add_printf(b, "meshdns_dns_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n"
-				    "meshdns_dns_request_duration_seconds_sum %.9f\n"
-				    "meshdns_dns_request_duration_seconds_count %llu\n",
-				    (unsigned long long)count, d->lat_sum_ns / 1e9,
-				    (unsigned long long)count);
+		metrics_dns(b, o->src.dns);
+		metrics_forward(b, o->src.dns);
 	}
-	const struct forwarder *fw = o->src.dns ? dns_server_forwarder(o->src.dns) : NULL;
-	if (fw) {
-		const struct fwd_stats *f = forwarder_stats(fw);
-		const struct cache_stats *c = forwarder_cache_stats(fw);
-		uint64_t wh = dns_server_stats(o->src.dns)->worker_cache_hits;
-		metric1(b, "meshdns_forward_requests_total", "counter", "Queries for names outside the mesh (cache hits included).", (uint64_t)f->queries + wh);
-		metric1(b, "meshdns_forward_upstream_queries_total", "counter", "Queries sent to upstream servers.", (uint64_t)f->upstream_queries);
-		metric1(b, "meshdns_forward_coalesced_total", "counter", "Queries answered by an identical query already in flight.", (uint64_t)f->coalesced);
-		metric1(b, "meshdns_forward_timeouts_total", "counter", "Upstream tries that timed out.", (uint64_t)f->timeouts);
-		metric1(b, "meshdns_forward_servfail_total", "counter", "SERVFAIL sent because no upstream answered.", (uint64_t)f->servfail);
-		metric1(b, "meshdns_forward_dropped_replies_total", "counter", "Upstream packets that matched no query (late, or spoofed).", (uint64_t)f->dropped_replies);
-		if (c) {
-			metric1(b, "meshdns_cache_hits_total", "counter", "Answers from the cache (the workers' included).", (uint64_t)c->hits + wh);
-			metric1(b, "meshdns_cache_worker_hits_total", "counter", "Of those, answered by a worker thread's own cache.", wh);
-			metric1(b, "meshdns_cache_misses_total", "counter", "Cache lookups that missed.", (uint64_t)c->misses);
-			metric1(b, "meshdns_cache_served_stale_total", "counter", "Expired answers served because no upstream answered (RFC 8767).", (uint64_t)c->stale_hits);
-			metric1(b, "meshdns_cache_evictions_total", "counter", "Entries evicted to stay within max_entries.", (uint64_t)c->evictions);
-			metric1(b, "meshdns_cache_entries", "gauge", "Entries in the cache.", (uint64_t)c->entries);
-		}
-	}
-	if (o->src.prober) {
-		const struct prober_stats *p = prober_stats(o->src.prober);
-		family(b, "meshdns_probes_total", "counter", "Health probes by result.");
-		evbuffer_add_printf(b, "meshdns_probes_total{result=\"pass\"} %llu\n"
-				    "meshdns_probes_total{result=\"fail\"} %llu\n",
-				    (unsigned long long)p->passed,
-				    (unsigned long long)(p->failed - p->timeouts));
-		evbuffer_add_printf(b, "meshdns_probes_total{result=\"timeout\"} %llu\n",
-				    (unsigned long long)p->timeouts);
-		metric1(b, "meshdns_probe_transitions_total", "counter", "Endpoints turning healthy or unhealthy.", (uint64_t)p->transitions);
-		metric1(b, "meshdns_probe_bad_weight_total", "counter", "X-Mesh-Weight headers that could not be parsed.", (uint64_t)p->bad_weight);
-		family(b, "meshdns_probe_targets", "gauge", "Endpoints with a probe, and those probed now.");
-		evbuffer_add_printf(b, "meshdns_probe_targets{state=\"configured\"} %u\n"
-				    "meshdns_probe_targets{state=\"active\"} %u\n",
-				    p->targets, p->active_targets);
-		metric1(b, "meshdns_probes_in_flight", "gauge", "Probes running now.", (uint64_t)p->in_flight);
-	}
-	if (o->src.k8s) {
-		struct k8s_source_stats k;
-		k8s_source_stats(o->src.k8s, &k);
-		metric1(b, "meshdns_kubernetes_synced", "gauge", "1 once the first lists of Services and EndpointSlices are complete.", (uint64_t)k.synced);
-		metric1(b, "meshdns_kubernetes_watch_events_total", "counter", "Objects applied from lists and watch events.", (uint64_t)k.events);
-		metric1(b, "meshdns_kubernetes_relists_total", "counter", "Full lists after the first.", (uint64_t)k.relists);
-		metric1(b, "meshdns_kubernetes_api_errors_total", "counter", "Failed API requests (HTTP errors and transport errors).", (uint64_t)k.api_errors);
-		metric1(b, "meshdns_kubernetes_skipped_total", "counter", "Malformed watch lines and objects skipped.", (uint64_t)(k.bad_lines + k.bad_objects));
-	}
+	if (o->src.prober)
+		metrics_probes(b, o->src.prober);
+	if (o->src.k8s)
+		metrics_k8s(b, o->src.k8s);
 }
 
 /* ------------------------------------------------------------ handlers */

@@ -573,38 +573,139 @@ static size_t outside(const struct snapshot *snap, const struct dns_query *q, bo
 	return 0;
 }
 
+/*
+ * What is answered before the snapshot is looked at: parse errors, a
+ * client outside the allow list, classes and types we do not serve.
+ * @return true when *n is the whole answer
+ */
+static bool early_reply(const struct snapshot *snap, const struct dns_query *q,
+			const struct dns_answer_scratch *scratch, uint8_t *out,
+			size_t out_cap, struct dns_answer_info *info, size_t *n)
+{
+	uint8_t rcode;
+
+	switch (info->parse) {
+	case DNS_PARSE_DROP:
+		*n = 0;
+		return true;
+	case DNS_PARSE_FORMERR:
+		rcode = DNS_RCODE_FORMERR;
+		break;
+	case DNS_PARSE_NOTIMP:
+		rcode = DNS_RCODE_NOTIMP;
+		break;
+	case DNS_PARSE_BADVERS:
+		rcode = DNS_RCODE_BADVERS;
+		break;
+	case DNS_PARSE_OK:
+	default:
+		if (scratch->refuse)
+			rcode = DNS_RCODE_REFUSED;
+		else if (q->qtype == DNS_TYPE_MAILA || q->qtype == DNS_TYPE_MAILB)
+			rcode = DNS_RCODE_NOTIMP;
+		else if (q->qclass == DNS_CLASS_CH) {
+			*n = chaos_reply(snap, q, out, out_cap, info);
+			return true;
+		} else if (q->qclass != DNS_CLASS_IN || q->qtype == DNS_TYPE_AXFR ||
+			   q->qtype == DNS_TYPE_IXFR)
+			rcode = DNS_RCODE_REFUSED;
+		else
+			return false;
+	}
+	*n = error_reply(snap, q, rcode, out, out_cap, info);
+	return true;
+}
+
+/* Why an existing service answers the way it does (RFC 8914 code 0). */
+static const char *service_why(const struct snap_match *m)
+{
+	const struct snap_service *svc = m->svc;
+
+	if (!svc || m->kind == SNAP_KIND_STATUS)
+		return NULL;
+	if (svc->panic)
+		return "panic: too few healthy endpoints, answering all ready ones";
+	if (svc->n_eligible == 0)
+		return svc->n_ready ? "no healthy endpoints" : "no ready endpoints";
+	return NULL;
+}
+
+/* a source has not listed yet: what we do not know may exist */
+static const char not_synced[] = "not synced: sources still loading";
+
+/*
+ * The answer to a name under our domain: the records, else the SOA of a
+ * negative answer, or SERVFAIL while unsynced; TC when the records do not
+ * fit; then the OPT RR (kept room for) and the header's counts.
+ */
+static size_t mesh_reply(struct reply *r, uint8_t *out, bool unsynced, const char *why,
+			 struct dns_answer_info *info)
+{
+	const struct snapshot *snap = r->snap;
+	const struct dns_query *q = r->q;
+	uint8_t rcode = DNS_RCODE_NOERROR;
+
+	wbuf_init(&r->w, out, r->limit - r->opt_len);
+	put_header(&r->w, q, DNS_FLAG_AA, 0, true);
+	add_answers(r, q->qtype);
+	if (r->m.kind == SNAP_KIND_NONE)
+		rcode = DNS_RCODE_NXDOMAIN;
+	if (r->ancount == 0 && unsynced) {
+		/* SERVFAIL, not a negative answer a resolver would cache */
+		wbuf_init(&r->w, out, r->limit - r->opt_len);
+		put_header(&r->w, q, 0, 0, true);
+		rcode = DNS_RCODE_SERVFAIL;
+	} else if (r->ancount == 0) {
+		unsynced = false;
+		add_soa(r, snap->negative_ttl_s);
+		r->nscount++;
+	} else {
+		unsynced = false;
+	}
+	if (r->w.overflow) {
+		/* RFC 2181 9: required records do not fit; say so with TC. */
+		wbuf_init(&r->w, out, r->limit - r->opt_len);
+		put_header(&r->w, q, DNS_FLAG_AA | DNS_FLAG_TC, rcode, true);
+		r->ancount = r->nscount = r->arcount = 0;
+		info->truncated = true;
+	} else if (r->n_recorded) {
+		add_srv_additional(r, r->m.svc);
+	}
+	/* the OPT RR always fits: its room was kept back */
+	r->w.cap = r->limit;
+	if (q->edns) {
+		/* "no healthy endpoints" explains an empty answer; panic
+		 * explains a full one */
+		if (!unsynced && why && r->m.svc->n_eligible == 0 && r->ancount)
+			why = NULL;
+		put_opt(&r->w, q, snap->edns_buffer_size, rcode,
+			unsynced ? EDE_NOT_READY : EDE_OTHER,
+			unsynced ? not_synced : info->truncated ? NULL : why);
+		r->arcount++;
+	}
+	wbuf_put16(&r->w, 2, (uint16_t)(rd16(out + 2) | rcode |
+					(r->scratch->forwarding ? DNS_FLAG_RA : 0)));
+	wbuf_put16(&r->w, 6, r->ancount);
+	wbuf_put16(&r->w, 8, r->nscount);
+	wbuf_put16(&r->w, 10, r->arcount);
+	info->rcode = rcode;
+	info->answered = true;
+	return r->w.len;
+}
+
 size_t dns_answer(const struct snapshot *snap, const uint8_t *pkt, size_t len,
 		  bool tcp, uint8_t *out, size_t out_cap,
 		  struct dns_answer_scratch *scratch, struct dns_answer_info *info)
 {
 	struct dns_query q;
 	struct reply r;
-	uint8_t rcode = DNS_RCODE_NOERROR;
+	size_t n;
 
 	memset(info, 0, sizeof(*info));
 	info->parse = dns_query_parse(&q, pkt, len);
 	info->qtype = q.has_question ? q.qtype : 0;
-	switch (info->parse) {
-	case DNS_PARSE_DROP:
-		return 0;
-	case DNS_PARSE_FORMERR:
-		return error_reply(snap, &q, DNS_RCODE_FORMERR, out, out_cap, info);
-	case DNS_PARSE_NOTIMP:
-		return error_reply(snap, &q, DNS_RCODE_NOTIMP, out, out_cap, info);
-	case DNS_PARSE_BADVERS:
-		return error_reply(snap, &q, DNS_RCODE_BADVERS, out, out_cap, info);
-	case DNS_PARSE_OK:
-		break;
-	}
-	if (scratch->refuse)
-		return error_reply(snap, &q, DNS_RCODE_REFUSED, out, out_cap, info);
-	if (q.qtype == DNS_TYPE_MAILA || q.qtype == DNS_TYPE_MAILB)
-		return error_reply(snap, &q, DNS_RCODE_NOTIMP, out, out_cap, info);
-	if (q.qclass == DNS_CLASS_CH)
-		return chaos_reply(snap, &q, out, out_cap, info);
-	if (q.qclass != DNS_CLASS_IN || q.qtype == DNS_TYPE_AXFR ||
-	    q.qtype == DNS_TYPE_IXFR)
-		return error_reply(snap, &q, DNS_RCODE_REFUSED, out, out_cap, info);
+	if (early_reply(snap, &q, scratch, out, out_cap, info, &n))
+		return n;
 
 	memset(&r, 0, sizeof(r));
 	r.snap = snap;
@@ -616,7 +717,7 @@ size_t dns_answer(const struct snapshot *snap, const uint8_t *pkt, size_t len,
 		return 0;
 	}
 	if (r.m.kind == SNAP_KIND_OUTSIDE) {
-		size_t n = outside(snap, &q, tcp, out, out_cap, scratch, info);
+		n = outside(snap, &q, tcp, out, out_cap, scratch, info);
 		if (info->forward)
 			scratch->q = q;
 		if (n || info->forward || info->defer)
@@ -627,65 +728,9 @@ size_t dns_answer(const struct snapshot *snap, const uint8_t *pkt, size_t len,
 	r.limit = tcp ? DNS_MAX_MSG : dns_udp_limit(&q, snap->edns_buffer_size);
 	if (r.limit > out_cap)
 		r.limit = out_cap;
-	/* a source has not listed yet: what we do not know may exist */
-	static const char not_synced[] = "not synced: sources still loading";
 	bool unsynced = snap->unsynced && r.m.kind != SNAP_KIND_APEX &&
 			r.m.kind != SNAP_KIND_NSHOST;
-	/* why an existing service answers the way it does (RFC 8914 code 0) */
-	const char *why = NULL;
-	const struct snap_service *svc = r.m.svc;
-	if (svc && r.m.kind != SNAP_KIND_STATUS) {
-		if (svc->panic)
-			why = "panic: too few healthy endpoints, answering all ready ones";
-		else if (svc->n_eligible == 0)
-			why = svc->n_ready ? "no healthy endpoints" : "no ready endpoints";
-	}
+	const char *why = service_why(&r.m);
 	r.opt_len = q.edns ? opt_len(unsynced ? not_synced : why) : 0;
-
-	wbuf_init(&r.w, out, r.limit - r.opt_len);
-	put_header(&r.w, &q, DNS_FLAG_AA, 0, true);
-	add_answers(&r, q.qtype);
-	if (r.m.kind == SNAP_KIND_NONE)
-		rcode = DNS_RCODE_NXDOMAIN;
-	if (r.ancount == 0 && unsynced) {
-		/* SERVFAIL, not a negative answer a resolver would cache */
-		wbuf_init(&r.w, out, r.limit - r.opt_len);
-		put_header(&r.w, &q, 0, 0, true);
-		rcode = DNS_RCODE_SERVFAIL;
-	} else if (r.ancount == 0) {
-		unsynced = false;
-		add_soa(&r, snap->negative_ttl_s);
-		r.nscount++;
-	} else {
-		unsynced = false;
-	}
-	if (r.w.overflow) {
-		/* RFC 2181 9: required records do not fit; say so with TC. */
-		wbuf_init(&r.w, out, r.limit - r.opt_len);
-		put_header(&r.w, &q, DNS_FLAG_AA | DNS_FLAG_TC, rcode, true);
-		r.ancount = r.nscount = r.arcount = 0;
-		info->truncated = true;
-	} else if (r.n_recorded) {
-		add_srv_additional(&r, r.m.svc);
-	}
-	/* the OPT RR always fits: its room was kept back */
-	r.w.cap = r.limit;
-	if (q.edns) {
-		/* "no healthy endpoints" explains an empty answer; panic
-		 * explains a full one */
-		if (!unsynced && why && svc->n_eligible == 0 && r.ancount)
-			why = NULL;
-		put_opt(&r.w, &q, snap->edns_buffer_size, rcode,
-			unsynced ? EDE_NOT_READY : EDE_OTHER,
-			unsynced ? not_synced : info->truncated ? NULL : why);
-		r.arcount++;
-	}
-	wbuf_put16(&r.w, 2, (uint16_t)(rd16(out + 2) | rcode |
-				       (scratch->forwarding ? DNS_FLAG_RA : 0)));
-	wbuf_put16(&r.w, 6, r.ancount);
-	wbuf_put16(&r.w, 8, r.nscount);
-	wbuf_put16(&r.w, 10, r.arcount);
-	info->rcode = rcode;
-	info->answered = true;
-	return r.w.len;
+	return mesh_reply(&r, out, unsynced, why, info);
 }

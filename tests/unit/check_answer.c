@@ -12,6 +12,7 @@
 
 #include "meshdns/config.h"
 #include "meshdns/dns_answer.h"
+#include "meshdns/params.h"
 #include "meshdns/registry.h"
 #include "suites.h"
 
@@ -46,14 +47,9 @@ static void load(const char *text)
 	ck_assert_msg(config_parse("t", text, strlen(text), &cfg, &errs) == 0,
 		      "config_parse: %s", errs.text);
 	free(errs.text);
-	for (size_t i = 0; i < cfg->n_listen && i < 8; i++)
-		ns[i] = cfg->listen[i].addr;
-	struct snapshot_params p = {
-		.domain = cfg->domain, .ttl_s = cfg->ttl_s,
-		.negative_ttl_s = cfg->negative_ttl_s,
-		.edns_buffer_size = cfg->edns_buffer_size,
-		.ns_addrs = ns, .n_ns_addrs = cfg->n_listen,
-	};
+	ck_assert_uint_le(cfg->n_listen, 8);
+	struct snapshot_params p;
+	params_snapshot(cfg, NULL, NULL, ns, &p);
 	reg = registry_create(&p);
 	ck_assert_ptr_nonnull(reg);
 	ck_assert_int_eq(registry_replace_all(reg, REGISTRY_SOURCE_STATIC, cfg->services, cfg->n_services), 0);

@@ -16,5 +16,7 @@ Suite *select_suite(void);
 Suite *k8s_suite(void);
 Suite *cache_suite(void);
 Suite *coalesce_suite(void);
+Suite *dns_server_suite(void);
+Suite *params_suite(void);
 
 #endif

@@ -13,7 +13,7 @@ Suite *dns_msg_suite(void);
 Suite *answer_suite(void);
 Suite *probe_suite(void);
 Suite *select_suite(void);
-Suite *k8s_suite(void);
+Suite *k8s_decode_suite(void);
 Suite *cache_suite(void);
 Suite *coalesce_suite(void);
 

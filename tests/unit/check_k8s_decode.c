@@ -447,9 +447,9 @@ START_TEST(test_backoff)
 }
 END_TEST
 
-Suite *k8s_suite(void)
+Suite *k8s_decode_suite(void)
 {
-	Suite *s = suite_create("k8s");
+	Suite *s = suite_create("k8s_decode");
 	TCase *tc = tcase_create("decode");
 
 	tcase_add_test(tc, test_service);

@@ -14,6 +14,7 @@ Suite *answer_suite(void);
 Suite *probe_suite(void);
 Suite *select_suite(void);
 Suite *k8s_decode_suite(void);
+Suite *k8s_informer_suite(void);
 Suite *cache_suite(void);
 Suite *coalesce_suite(void);
 

@@ -15,6 +15,7 @@ Suite *probe_suite(void);
 Suite *select_suite(void);
 Suite *k8s_decode_suite(void);
 Suite *k8s_informer_suite(void);
+Suite *k8s_creds_suite(void);
 Suite *cache_suite(void);
 Suite *coalesce_suite(void);
 

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "meshdns/error.h"
+#include "meshdns/k8s_informer.h"
 
 struct cJSON;
 struct event_base;
@@ -101,20 +102,5 @@ const char *k8s_informer_rv(const struct k8s_informer *inf);
  */
 int k8s_client_get(struct k8s_client *c, const char *path, unsigned tries,
 		   void (*cb)(void *arg, const struct cJSON *obj), void *arg) MESHDNS_WUR;
-
-/**
- * Backoff before attempt @p n (0-based): min(cap, base x 2^n) with jitter
- * into its upper half, at least @p retry_after_ms. Pure.
- */
-uint32_t k8s_backoff_ms(unsigned n, uint32_t retry_after_ms, uint32_t rnd);
-
-/**
- * Split complete lines off a stream buffer: calls @p line for each
- * newline-terminated line in buf[0..*len), then moves the rest to the
- * front and updates *len. Pure.
- * @return number of lines
- */
-size_t k8s_split_lines(char *buf, size_t *len,
-		       void (*line)(void *arg, char *text, size_t n), void *arg);
 
 #endif

@@ -15,13 +15,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "meshdns/k8s_creds.h"
 #include "meshdns/k8s_decode.h"
 #include "meshdns/k8s_source.h"
 #include "meshdns/k8s_watch.h"
 #include "meshdns/log.h"
 #include "meshdns/strmap.h"
 
-#define SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
+#define KUBECONFIG_MAX (1u << 20)
 #define KEY_LEN 140
 
 struct slice_ent;
@@ -438,20 +439,23 @@ static void node_cb(void *arg, const cJSON *obj)
 
 /* ------------------------------------------------------------ setup */
 
-static char *read_file(const char *path, size_t max)
+/* The kubeconfig's text for k8s_creds_find(); it holds credentials. */
+static char *read_kubeconfig(const char *path)
 {
-	FILE *f = fopen(path, "r");
+	FILE *f;
 	char *buf;
 	size_t n;
 
+	k8s_warn_file_mode("kubeconfig", path);
+	f = fopen(path, "r");
 	if (!f)
 		return NULL;
-	buf = malloc(max + 1);
+	buf = malloc(KUBECONFIG_MAX + 1);
 	if (!buf) {
 		fclose(f);
 		return NULL;
 	}
-	n = fread(buf, 1, max, f);
+	n = fread(buf, 1, KUBECONFIG_MAX, f);
 	fclose(f);
 	buf[n] = '\0';
 	return buf;
@@ -483,10 +487,9 @@ struct k8s_source *k8s_source_create(struct event_base *base, struct registry *r
 {
 	const struct config_k8s *k = &cfg->k8s;
 	struct k8s_source *src = calloc(1, sizeof(*src));
-	struct k8s_client_params p = { 0 };
-	struct k8s_kubeconfig kc = { 0 };
-	char *in_cluster_server = NULL, err[K8S_ERR_LEN];
-	const char *how;
+	static const struct k8s_creds_io creds_io = { getenv, read_kubeconfig };
+	struct k8s_creds cr = { 0 };
+	char err[K8S_CREDS_ERR_LEN];
 
 	if (!src)
 		return NULL;
@@ -498,81 +501,21 @@ struct k8s_source *k8s_source_create(struct event_base *base, struct registry *r
 	if (!src->groups || !src->slices || !src->watches)
 		goto fail;
 
-	if (k->server) {
-		how = "config";
-		p.server = k->server;
-	} else if (k->kubeconfig) {
-		k8s_warn_file_mode("kubeconfig", k->kubeconfig);
-		char *text = read_file(k->kubeconfig, 1u << 20);
-		cJSON *root = text ? k8s_parse_kubeconfig(text, err) : NULL;
-		free(text);
-		if (!root) {
-			log_err("kubernetes: kubeconfig %s: %s", k->kubeconfig,
-				text ? err : strerror(errno));
-			goto fail;
-		}
-		int r = k8s_kubeconfig_resolve(root, &kc, err);
-		cJSON_Delete(root);
-		if (r < 0) {
-			log_err("kubernetes: kubeconfig %s: %s", k->kubeconfig, err);
-			goto fail;
-		}
-		how = "kubeconfig";
-		p.server = kc.server;
-		p.token = kc.token;
-		p.token_file = kc.token_file;
-		p.ca_file = kc.ca_file;
-		p.ca_data = kc.ca_data;
-		p.ca_data_len = kc.ca_data_len;
-		p.cert_file = kc.cert_file;
-		p.key_file = kc.key_file;
-		p.cert_data = kc.cert_data;
-		p.cert_data_len = kc.cert_data_len;
-		p.key_data = kc.key_data;
-		p.key_data_len = kc.key_data_len;
-		p.insecure = kc.insecure;
-	} else {
-		const char *host = getenv("KUBERNETES_SERVICE_HOST");
-		const char *port = getenv("KUBERNETES_SERVICE_PORT");
-		if (!host || !port) {
-			log_err("kubernetes: no server, no kubeconfig and no in-cluster environment (KUBERNETES_SERVICE_HOST/PORT)");
-			goto fail;
-		}
-		size_t n = strlen(host) + strlen(port) + 16;
-		in_cluster_server = malloc(n);
-		if (!in_cluster_server)
-			goto fail;
-		snprintf(in_cluster_server, n, strchr(host, ':') ? "https://[%s]:%s" : "https://%s:%s",
-			 host, port);
-		how = "in-cluster service account";
-		p.server = in_cluster_server;
-		p.token_file = SA_DIR "/token";
-		p.ca_file = SA_DIR "/ca.crt";
+	if (k8s_creds_find(k, &creds_io, &cr, err) < 0) {
+		if (*err)
+			log_err("kubernetes: %s", err);
+		goto fail;
 	}
-	/* explicit settings win over what the kubeconfig or cluster says */
-	if (k->token_file)
-		p.token_file = k->token_file;
-	if (k->ca_file) {
-		p.ca_file = k->ca_file;
-		p.ca_data = NULL;
-	}
-	if (k->client_cert) {
-		p.cert_file = k->client_cert;
-		p.key_file = k->client_key;
-		p.cert_data = p.key_data = NULL;
-	}
-	if (k->insecure_skip_tls_verify) {
-		p.insecure = true;
+	if (k->insecure_skip_tls_verify)
 		log_warn("kubernetes: insecure_skip_tls_verify is on: the API server's certificate is not checked");
-	}
-	src->client = k8s_client_create(base, &p);
+	src->client = k8s_client_create(base, &cr.params);
 	if (!src->client) {
 		log_err("kubernetes: cannot create the API client");
 		goto fail;
 	}
-	log_info("kubernetes: API server %s (%s)", p.server, how);
-	k8s_kubeconfig_deinit(&kc);
-	free(in_cluster_server);
+	log_info("kubernetes: API server %s (%s)", cr.params.server,
+		 k8s_creds_source_name(cr.source));
+	k8s_creds_deinit(&cr);
 
 	registry_set_synced(reg, false);
 	if (k->n_namespaces) {
@@ -595,8 +538,7 @@ struct k8s_source *k8s_source_create(struct event_base *base, struct registry *r
 	}
 	return src;
 fail:
-	k8s_kubeconfig_deinit(&kc);
-	free(in_cluster_server);
+	k8s_creds_deinit(&cr);
 fail_late:
 	k8s_source_delete(src);
 	return NULL;

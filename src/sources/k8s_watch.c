@@ -26,8 +26,6 @@
 #define LIST_BODY_MAX	(512u << 20)	/* one LIST page */
 #define LINE_MAX_BYTES	(64u << 20)	/* one watch event */
 #define ERROR_BODY_MAX	(64u << 10)
-#define BACKOFF_BASE_MS	200
-#define BACKOFF_CAP_MS	30000
 #define TOKEN_MAX	(64u << 10)
 
 struct k8s_client {
@@ -87,38 +85,7 @@ struct k8s_informer {
 	struct k8s_informer_stats stats;
 };
 
-/* ------------------------------------------------------------ pure bits */
-
-uint32_t k8s_backoff_ms(unsigned n, uint32_t retry_after_ms, uint32_t rnd)
-{
-	uint64_t d = BACKOFF_BASE_MS;
-
-	while (n-- > 0 && d < BACKOFF_CAP_MS)
-		d *= 2;
-	if (d > BACKOFF_CAP_MS)
-		d = BACKOFF_CAP_MS;
-	/* jitter into [d/2, d]: spreads a fleet of agents after an outage */
-	d = d / 2 + rnd % (d / 2 + 1);
-	return d < retry_after_ms ? retry_after_ms : (uint32_t)d;
-}
-
-size_t k8s_split_lines(char *buf, size_t *len,
-		       void (*line)(void *arg, char *text, size_t n), void *arg)
-{
-	size_t start = 0, count = 0;
-
-	for (size_t i = 0; i < *len; i++) {
-		if (buf[i] != '\n')
-			continue;
-		buf[i] = '\0';
-		line(arg, buf + start, i - start);
-		start = i + 1;
-		count++;
-	}
-	memmove(buf, buf + start, *len - start);
-	*len -= start;
-	return count;
-}
+/* ------------------------------------------------------------ buffers */
 
 static bool buf_add(struct buf *b, const char *p, size_t n)
 {
@@ -488,105 +455,89 @@ static void list_page(struct k8s_informer *inf, cJSON *list)
 	inf->ops->relist_end(inf->arg);
 }
 
-static void log_failure(struct k8s_informer *inf, CURLcode res)
+/* Say what the informer's step says about the request that ended. */
+static void report(const struct k8s_informer *inf, enum k8s_report why, CURLcode res)
 {
-	inf->stats.errors++;
-	if (res != CURLE_OK && !(res == CURLE_WRITE_ERROR && inf->status)) {
-		log_warn("kubernetes %s: %s %s: %s", inf->what,
-			 inf->mode == INF_LIST ? "list" : "watch", inf->path,
+	const char *op = inf->mode == INF_LIST ? "list" : "watch";
+	const cJSON *msg;
+	cJSON *st;
+
+	switch (why) {
+	case K8S_REPORT_NONE:
+		break;
+	case K8S_REPORT_TRANSPORT:
+		log_warn("kubernetes %s: %s %s: %s", inf->what, op, inf->path,
 			 inf->errbuf[0] ? inf->errbuf : curl_easy_strerror(res));
-		return;
-	}
-	cJSON *st = inf->body.len ? cJSON_Parse(inf->body.p) : NULL;
-	const cJSON *msg = cJSON_GetObjectItemCaseSensitive(st, "message");
-	if (inf->status == 401 || inf->status == 403)
+		break;
+	case K8S_REPORT_AUTH:
 		log_err("kubernetes %s: HTTP %ld (%s): check the token or client certificate and the RBAC rules (get/list/watch %s)",
 			inf->what, inf->status, inf->status == 401 ? "unauthorized" : "forbidden",
 			inf->what);
-	else
-		log_warn("kubernetes %s: %s %s: HTTP %ld%s%s", inf->what,
-			 inf->mode == INF_LIST ? "list" : "watch", inf->path, inf->status,
-			 cJSON_IsString(msg) ? ": " : "",
+		break;
+	case K8S_REPORT_HTTP:
+		st = inf->body.len ? cJSON_Parse(inf->body.p) : NULL;
+		msg = cJSON_GetObjectItemCaseSensitive(st, "message");
+		log_warn("kubernetes %s: %s %s: HTTP %ld%s%s", inf->what, op, inf->path,
+			 inf->status, cJSON_IsString(msg) ? ": " : "",
 			 cJSON_IsString(msg) ? msg->valuestring : "");
-	cJSON_Delete(st);
+		cJSON_Delete(st);
+		break;
+	case K8S_REPORT_BAD_PAGE:
+		log_warn("kubernetes %s: list response is not JSON", inf->what);
+		break;
+	case K8S_REPORT_CONTINUE_EXPIRED:
+		log_info("kubernetes %s: list continuation expired, listing again", inf->what);
+		break;
+	case K8S_REPORT_WATCH_504:
+		log_info("kubernetes %s: watch answered 504, listing again", inf->what);
+		break;
+	case K8S_REPORT_DROPPED:
+		log_info("kubernetes %s: watch dropped (%s), resuming from %s", inf->what,
+			 curl_easy_strerror(res), inf->rv ? inf->rv : "?");
+		break;
+	}
 }
 
+/* Gather what the request showed, let k8s_informer_next() decide, do it. */
 static void done_cb(CURL *easy, CURLcode res, void *arg)
 {
 	struct k8s_informer *inf = arg;
+	const struct k8s_informer_state st = { inf->mode == INF_WATCH, inf->cont != NULL };
+	struct k8s_step step;
+	cJSON *page = NULL;
+	unsigned flags;
 
 	inf->busy = false;
 	if (!inf->status)
 		curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &inf->status);
-	if (inf->mode == INF_LIST) {
-		if (res == CURLE_OK && inf->status == 200) {
-			cJSON *list = cJSON_ParseWithLength(inf->body.p, inf->body.len);
-			if (!list) {
-				inf->stats.errors++;
-				log_warn("kubernetes %s: list response is not JSON", inf->what);
-				goto backoff;
-			}
-			list_page(inf, list);
-			cJSON_Delete(list);
-			inf->failures = 0;
-			start_request(inf);
-			return;
-		}
-		if (inf->status == 410 && inf->cont) {
-			/* an expired continue token: start the list over */
-			log_info("kubernetes %s: list continuation expired, listing again",
-				 inf->what);
-			free(inf->cont);
-			inf->cont = NULL;
-			start_request(inf);
-			return;
-		}
-		log_failure(inf, res);
-		free(inf->cont);	/* a failed page restarts the list */
-		inf->cont = NULL;
-		goto backoff;
+	flags = (inf->relist ? K8S_INF_GONE : 0) | (inf->watch_error ? K8S_INF_STREAM_ERROR : 0) |
+		(inf->watch_events || clock_now_ms() - inf->started_ms > 1000 ?
+		 K8S_INF_LIVELY : 0);
+	step = k8s_informer_next(&st, inf->status, res, flags);
+	if (step.next == K8S_NEXT_PAGE) {
+		page = cJSON_ParseWithLength(inf->body.p, inf->body.len);
+		if (!page)
+			step = k8s_informer_next(&st, inf->status, res, flags | K8S_INF_BAD_PAGE);
 	}
-
-	/* watch: 410 Gone, or 504 for a resourceVersion the server does not
-	 * have yet (client-go lists again in both cases) */
-	if (inf->status == 504 && !inf->relist) {
-		log_info("kubernetes %s: watch answered 504, listing again", inf->what);
-		inf->mode = INF_LIST;
-		free(inf->cont);
-		inf->cont = NULL;
+	report(inf, step.report, res);
+	inf->relist = inf->watch_error = false;
+	if (step.error)
 		inf->stats.errors++;
-		goto backoff;
-	}
-	if (inf->relist || inf->status == 410) {
-		inf->relist = false;
+	if (step.relist) {
 		inf->mode = INF_LIST;
 		free(inf->cont);
 		inf->cont = NULL;
-		start_request(inf);
-		return;
 	}
-	if (inf->status == 200 && !inf->watch_error &&
-	    (res == CURLE_OK || res == CURLE_PARTIAL_FILE || res == CURLE_RECV_ERROR ||
-	     res == CURLE_OPERATION_TIMEDOUT || res == CURLE_GOT_NOTHING)) {
-		/* the stream ended (timeoutSeconds) or dropped: resume from the
-		 * last resourceVersion; at once if it was a healthy stream */
-		if (res != CURLE_OK)
-			log_info("kubernetes %s: watch dropped (%s), resuming from %s",
-				 inf->what, curl_easy_strerror(res), inf->rv ? inf->rv : "?");
-		if (inf->watch_events || clock_now_ms() - inf->started_ms > 1000) {
-			inf->failures = 0;
-			start_request(inf);
-			return;
-		}
-		goto backoff;
+	if (page) {
+		list_page(inf, page);
+		cJSON_Delete(page);
 	}
-	if (!inf->watch_error)
-		log_failure(inf, res);
+	if (step.reset_backoff)
+		inf->failures = 0;
+	if (step.next == K8S_NEXT_BACKOFF)
+		retry_later(inf);
 	else
-		inf->stats.errors++;
-backoff:
-	inf->watch_error = false;
-	retry_later(inf);
+		start_request(inf);
 }
 
 static void start_request(struct k8s_informer *inf)

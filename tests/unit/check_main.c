@@ -16,7 +16,9 @@ int main(void)
 	srunner_add_suite(sr, answer_suite());
 	srunner_add_suite(sr, probe_suite());
 	srunner_add_suite(sr, select_suite());
-	srunner_add_suite(sr, k8s_suite());
+	srunner_add_suite(sr, k8s_decode_suite());
+	srunner_add_suite(sr, k8s_informer_suite());
+	srunner_add_suite(sr, k8s_creds_suite());
 	srunner_add_suite(sr, cache_suite());
 	srunner_add_suite(sr, coalesce_suite());
 	srunner_add_suite(sr, dns_server_suite());

@@ -3,8 +3,7 @@
  *
  * Kubernetes decoding without a server: Services and EndpointSlices (as
  * the API serves them) to specs, annotations with bad values, the join of
- * several slices, kubeconfig files as kubectl writes them, the watch
- * stream line splitter and the backoff.
+ * several slices, kubeconfig files as kubectl writes them.
  */
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
@@ -13,7 +12,6 @@
 #include <string.h>
 
 #include "meshdns/k8s_decode.h"
-#include "meshdns/k8s_watch.h"
 #include "suites.h"
 
 static char err[K8S_ERR_LEN];
@@ -393,63 +391,9 @@ START_TEST(test_kubeconfig_bad)
 }
 END_TEST
 
-static char lines_seen[8][64];
-static size_t n_lines_seen;
-
-static void on_line(void *arg, char *text, size_t n)
+Suite *k8s_decode_suite(void)
 {
-	ck_assert_uint_lt(n_lines_seen, 8);
-	ck_assert_uint_eq(strlen(text), n);
-	snprintf(lines_seen[n_lines_seen++], 64, "%s", text);
-}
-
-START_TEST(test_split_lines)
-{
-	/* events split over chunks, several per chunk */
-	static const char *const chunks[] = { "{\"a\":", "1}\n{\"b\":2}\n{\"c\"", ":3}\n", "\n" };
-	char buf[256];
-	size_t len = 0;
-
-	n_lines_seen = 0;
-	for (size_t i = 0; i < 4; i++) {
-		memcpy(buf + len, chunks[i], strlen(chunks[i]));
-		len += strlen(chunks[i]);
-		k8s_split_lines(buf, &len, on_line, NULL);
-	}
-	ck_assert_uint_eq(n_lines_seen, 4);
-	ck_assert_str_eq(lines_seen[0], "{\"a\":1}");
-	ck_assert_str_eq(lines_seen[1], "{\"b\":2}");
-	ck_assert_str_eq(lines_seen[2], "{\"c\":3}");
-	ck_assert_str_eq(lines_seen[3], "");
-	ck_assert_uint_eq(len, 0);
-	/* an unfinished line stays */
-	memcpy(buf, "{\"d\"", 4);
-	len = 4;
-	ck_assert_uint_eq(k8s_split_lines(buf, &len, on_line, NULL), 0);
-	ck_assert_uint_eq(len, 4);
-}
-END_TEST
-
-START_TEST(test_backoff)
-{
-	/* grows from 200 ms, capped at 30 s, jitter within [d/2, d] */
-	for (uint32_t r = 0; r < 50000; r += 97) {
-		ck_assert_uint_ge(k8s_backoff_ms(0, 0, r), 100);
-		ck_assert_uint_le(k8s_backoff_ms(0, 0, r), 200);
-		ck_assert_uint_ge(k8s_backoff_ms(3, 0, r), 800);
-		ck_assert_uint_le(k8s_backoff_ms(3, 0, r), 1600);
-		ck_assert_uint_ge(k8s_backoff_ms(40, 0, r), 15000);
-		ck_assert_uint_le(k8s_backoff_ms(40, 0, r), 30000);
-	}
-	/* Retry-After wins when longer */
-	ck_assert_uint_eq(k8s_backoff_ms(0, 2000, 5), 2000);
-	ck_assert_uint_ge(k8s_backoff_ms(10, 2000, 5), 15000);
-}
-END_TEST
-
-Suite *k8s_suite(void)
-{
-	Suite *s = suite_create("k8s");
+	Suite *s = suite_create("k8s_decode");
 	TCase *tc = tcase_create("decode");
 
 	tcase_add_test(tc, test_service);
@@ -461,8 +405,6 @@ Suite *k8s_suite(void)
 	tcase_add_test(tc, test_probe_annotation);
 	tcase_add_test(tc, test_kubeconfig);
 	tcase_add_test(tc, test_kubeconfig_bad);
-	tcase_add_test(tc, test_split_lines);
-	tcase_add_test(tc, test_backoff);
 	suite_add_tcase(s, tc);
 	return s;
 }

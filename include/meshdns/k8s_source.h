@@ -45,16 +45,20 @@ typedef int (*k8s_zone_cb)(void *arg, const char *zone);
  * @return NULL on a configuration problem (logged: no server, unreadable
  *         kubeconfig, ...)
  */
+struct k8s_source_params {
+	const struct config_k8s *api;	/* the API server, credentials, what to watch */
+	const char *node_name;		/* read this Node's zone; NULL: do not */
+	k8s_zone_cb zone_cb;		/* told the zone; NULL: nobody */
+	void *zone_arg;
+};
+
 struct k8s_source *k8s_source_create(struct event_base *base, struct registry *reg,
-				     const struct config *cfg);
+				     const struct k8s_source_params *p);
 
 /** Stop watching and free. The registry keeps what it has. NULL is fine. */
 void k8s_source_delete(struct k8s_source *src);
 
 /** Fill @p st with current counters. */
 void k8s_source_stats(const struct k8s_source *src, struct k8s_source_stats *st);
-
-/** Who hears of the node's zone (the daemon: see params_policy()). */
-void k8s_source_set_zone_cb(struct k8s_source *src, k8s_zone_cb cb, void *arg);
 
 #endif

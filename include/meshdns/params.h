@@ -15,6 +15,7 @@
 #include "meshdns/config.h"
 #include "meshdns/dns_server.h"
 #include "meshdns/forward.h"
+#include "meshdns/k8s_source.h"
 #include "meshdns/probe.h"
 #include "meshdns/snapshot.h"
 
@@ -49,5 +50,13 @@ void params_prober(const struct config *cfg, struct prober_params *out);
  * found them: the config's, or a resolv.conf's). */
 void params_forward(const struct config *cfg, const struct fwd_upstream_addr *ups,
 		    size_t n, struct fwd_params *out);
+
+/**
+ * The Kubernetes source: the "kubernetes" section, and the Node whose
+ * zone to learn (node.name, else $NODE_NAME) unless node.zone is set.
+ * @p zone_cb hears the zone (the daemon: it calls params_policy again).
+ */
+void params_k8s(const struct config *cfg, k8s_zone_cb zone_cb, void *zone_arg,
+		struct k8s_source_params *out);
 
 #endif

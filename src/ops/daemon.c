@@ -450,10 +450,11 @@ struct daemon *daemon_create(struct config *cfg)
 		goto fail;
 	}
 	if (cfg->k8s.enabled) {
-		d->k8s = k8s_source_create(d->base, d->reg, cfg);
+		struct k8s_source_params kp;
+		params_k8s(cfg, zone_cb, d, &kp);
+		d->k8s = k8s_source_create(d->base, d->reg, &kp);
 		if (!d->k8s)
 			goto fail;
-		k8s_source_set_zone_cb(d->k8s, zone_cb, d);
 		/* answers say "not synced" (SERVFAIL) until the first lists */
 		if (registry_publish(d->reg) < 0)
 			goto fail;

@@ -3,6 +3,7 @@
  */
 #include "config.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "meshdns/params.h"
@@ -82,5 +83,18 @@ void params_forward(const struct config *cfg, const struct fwd_upstream_addr *up
 			.max_ttl_s = c->cache_max_ttl, .neg_max_ttl_s = c->cache_negative_max_ttl,
 			.stale_s = c->serve_stale ? c->stale_s : 0,
 		},
+	};
+}
+
+void params_k8s(const struct config *cfg, k8s_zone_cb zone_cb, void *zone_arg,
+		struct k8s_source_params *out)
+{
+	const char *node = cfg->node_name ? cfg->node_name : getenv("NODE_NAME");
+
+	*out = (struct k8s_source_params){
+		.api = &cfg->k8s,
+		.node_name = cfg->node_zone ? NULL : node,
+		.zone_cb = zone_cb,
+		.zone_arg = zone_arg,
 	};
 }

@@ -483,9 +483,9 @@ static int add_watch(struct k8s_source *src, const char *ns, bool slices,
 }
 
 struct k8s_source *k8s_source_create(struct event_base *base, struct registry *reg,
-				     const struct config *cfg)
+				     const struct k8s_source_params *p)
 {
-	const struct config_k8s *k = &cfg->k8s;
+	const struct config_k8s *k = p->api;
 	struct k8s_source *src = calloc(1, sizeof(*src));
 	static const struct k8s_creds_io creds_io = { getenv, read_kubeconfig };
 	struct k8s_creds cr = { 0 };
@@ -495,6 +495,8 @@ struct k8s_source *k8s_source_create(struct event_base *base, struct registry *r
 		return NULL;
 	src->base = base;
 	src->reg = reg;
+	src->zone_cb = p->zone_cb;
+	src->zone_arg = p->zone_arg;
 	src->groups = strmap_create();
 	src->slices = strmap_create();
 	src->watches = calloc(2 * (k->n_namespaces ? k->n_namespaces : 1), sizeof(*src->watches));
@@ -528,11 +530,10 @@ struct k8s_source *k8s_source_create(struct event_base *base, struct registry *r
 		goto fail_late;
 	}
 
-	/* our zone, from the Node, unless the config names it */
-	const char *node = cfg->node_name ? cfg->node_name : getenv("NODE_NAME");
-	if (!cfg->node_zone && node && *node) {
+	/* our zone, from the Node (unless the config names it: no node) */
+	if (p->node_name && *p->node_name) {
 		char path[300];
-		snprintf(path, sizeof(path), "/api/v1/nodes/%s", node);
+		snprintf(path, sizeof(path), "/api/v1/nodes/%s", p->node_name);
 		if (k8s_client_get(src->client, path, 5, node_cb, src) < 0)
 			goto fail_late;
 	}
@@ -542,12 +543,6 @@ fail:
 fail_late:
 	k8s_source_delete(src);
 	return NULL;
-}
-
-void k8s_source_set_zone_cb(struct k8s_source *src, k8s_zone_cb cb, void *arg)
-{
-	src->zone_cb = cb;
-	src->zone_arg = arg;
 }
 
 static void free_group(const char *key, void *value, void *arg)

@@ -137,6 +137,34 @@ START_TEST(forward_params_stale_off_without_serve_stale)
 }
 END_TEST
 
+START_TEST(k8s_params_read_the_node_only_without_node_zone)
+{
+	struct config *a = parse("{ \"kubernetes\": { \"server\": \"https://127.0.0.1:6443\" }, "
+				 "\"node\": { \"name\": \"n1\" } }");
+	struct config *b = parse("{ \"kubernetes\": { \"server\": \"https://127.0.0.1:6443\" }, "
+				 "\"node\": { \"name\": \"n1\", \"zone\": \"z\" } }");
+	struct config *c = parse("{ \"kubernetes\": { \"server\": \"https://127.0.0.1:6443\" } }");
+	struct k8s_source_params p;
+	int arg;
+
+	params_k8s(a, NULL, &arg, &p);
+	ck_assert_str_eq(p.node_name, "n1");
+	ck_assert_str_eq(p.api->server, "https://127.0.0.1:6443");
+	ck_assert_ptr_eq(p.zone_arg, &arg);
+	params_k8s(b, NULL, NULL, &p);
+	ck_assert_ptr_null(p.node_name);		/* the config names the zone */
+	setenv("NODE_NAME", "from-env", 1);
+	params_k8s(c, NULL, NULL, &p);
+	ck_assert_str_eq(p.node_name, "from-env");
+	unsetenv("NODE_NAME");
+	params_k8s(c, NULL, NULL, &p);
+	ck_assert_ptr_null(p.node_name);
+	config_delete(a);
+	config_delete(b);
+	config_delete(c);
+}
+END_TEST
+
 Suite *params_suite(void)
 {
 	Suite *s = suite_create("params");
@@ -148,6 +176,7 @@ Suite *params_suite(void)
 	tcase_add_test(tc, dns_server_params_follow_the_config);
 	tcase_add_test(tc, snapshot_params_name_our_addresses);
 	tcase_add_test(tc, forward_params_stale_off_without_serve_stale);
+	tcase_add_test(tc, k8s_params_read_the_node_only_without_node_zone);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -16,5 +16,6 @@ Suite *select_suite(void);
 Suite *k8s_suite(void);
 Suite *cache_suite(void);
 Suite *coalesce_suite(void);
+Suite *strmap_suite(void);
 
 #endif

@@ -17,5 +17,6 @@ Suite *k8s_suite(void);
 Suite *cache_suite(void);
 Suite *coalesce_suite(void);
 Suite *strmap_suite(void);
+Suite *service_suite(void);
 
 #endif

@@ -18,5 +18,6 @@ Suite *cache_suite(void);
 Suite *coalesce_suite(void);
 Suite *strmap_suite(void);
 Suite *service_suite(void);
+Suite *rrl_suite(void);
 
 #endif

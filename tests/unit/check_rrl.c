@@ -95,45 +95,38 @@ START_TEST(test_slip)
 }
 END_TEST
 
-START_TEST(test_v4_prefix)
+/* At rate 1, a fresh client @p a is answered; @p b then shares its
+ * bucket (limited) when @p same, else has its own. */
+static void pair(const char *a, const char *b, bool same)
 {
-	/* /20: 192.0.0.0 - 192.0.15.255 is one client */
-	rrl_init(&r, 1, 0, 20, 56, false);
-	ck_assert_int_eq(check("192.0.2.1", 5000), RRL_SEND);
-	ck_assert_int_eq(check("192.0.15.200", 5000), RRL_DROP);
-	ck_assert_int_eq(check("192.0.16.1", 5000), RRL_SEND);
-	ck_assert_int_eq(check("192.0.31.255", 5000), RRL_DROP);
+	ck_assert_msg(check(a, 5000) == RRL_SEND, "%s limited at once", a);
+	ck_assert_msg(check(b, 5000) == (same ? RRL_DROP : RRL_SEND),
+		      "%s and %s: expected %s", a, b, same ? "one client" : "two");
+}
 
+START_TEST(test_prefixes)
+{
+	/* /20: 192.0.0.0 - 192.0.15.255 is one client, 192.0.16/20 the next */
+	rrl_init(&r, 1, 0, 20, 56, false);
+	pair("192.0.2.1", "192.0.15.200", true);
+	pair("192.0.16.1", "192.0.31.255", true);
 	/* more than 32 bits means 32: each address its own bucket */
 	rrl_init(&r, 1, 0, 40, 56, false);
 	ck_assert_uint_eq(r.v4_prefix, 32);
-	ck_assert_int_eq(check("192.0.2.1", 5000), RRL_SEND);
-	ck_assert_int_eq(check("192.0.2.2", 5000), RRL_SEND);
-	ck_assert_int_eq(check("192.0.2.1", 5000), RRL_DROP);
-
+	pair("192.0.2.1", "192.0.2.2", false);
 	/* /0: every IPv4 client together, IPv6 apart */
 	rrl_init(&r, 1, 0, 0, 0, false);
-	ck_assert_int_eq(check("10.0.0.1", 5000), RRL_SEND);
-	ck_assert_int_eq(check("192.0.2.1", 5000), RRL_DROP);
-	ck_assert_int_eq(check("2001:db8::1", 5000), RRL_SEND);
-	ck_assert_int_eq(check("fd00::1", 5000), RRL_DROP);
-}
-END_TEST
-
-START_TEST(test_v6_prefix)
-{
+	pair("10.0.0.1", "192.0.2.1", true);
+	pair("2001:db8::1", "fd00::1", true);
 	/* /56: the first 7 bytes */
 	rrl_init(&r, 1, 0, 24, 56, false);
-	ck_assert_int_eq(check("2001:db8:0:aa00::1", 5000), RRL_SEND);
-	ck_assert_int_eq(check("2001:db8:0:aaff:1:2:3:4", 5000), RRL_DROP);
-	ck_assert_int_eq(check("2001:db8:0:ab00::1", 5000), RRL_SEND);
-
+	pair("2001:db8:0:aa00::1", "2001:db8:0:aaff:1:2:3:4", true);
+	pair("2001:db8:0:ab00::1", "2001:db8:0:abff::", true);
 	/* more than 64 bits means 64: the interface ID never counts */
 	rrl_init(&r, 1, 0, 24, 128, false);
 	ck_assert_uint_eq(r.v6_prefix, 64);
-	ck_assert_int_eq(check("2001:db8::1", 5000), RRL_SEND);
-	ck_assert_int_eq(check("2001:db8::ffff:1", 5000), RRL_DROP);
-	ck_assert_int_eq(check("2001:db8:0:1::1", 5000), RRL_SEND);
+	pair("2001:db8::1", "2001:db8::ffff:1", true);
+	pair("2001:db8:0:1::1", "2001:db8:0:1:ffff::", true);
 }
 END_TEST
 
@@ -217,8 +210,7 @@ Suite *rrl_suite(void)
 
 	tcase_add_test(tc, test_burst_refill);
 	tcase_add_test(tc, test_slip);
-	tcase_add_test(tc, test_v4_prefix);
-	tcase_add_test(tc, test_v6_prefix);
+	tcase_add_test(tc, test_prefixes);
 	tcase_add_test(tc, test_loopback);
 	tcase_add_test(tc, test_other_family);
 	tcase_add_test(tc, test_shared_bucket);

@@ -19,5 +19,6 @@ Suite *coalesce_suite(void);
 Suite *strmap_suite(void);
 Suite *service_suite(void);
 Suite *rrl_suite(void);
+Suite *json_lines_suite(void);
 
 #endif

@@ -20,5 +20,6 @@ Suite *strmap_suite(void);
 Suite *service_suite(void);
 Suite *rrl_suite(void);
 Suite *json_lines_suite(void);
+Suite *log_suite(void);
 
 #endif

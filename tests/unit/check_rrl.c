@@ -7,36 +7,20 @@
  * address families, and a bucket shared while busy then taken over.
  * (check_probe.c has the basic burst-then-slip case.)
  */
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "helpers.h"
 #include "meshdns/rrl.h"
 #include "suites.h"
 
 /* one rrl is 128 KiB: not on the stack */
 static struct rrl r;
 
-static struct sockaddr_storage sa(const char *text)
-{
-	struct sockaddr_storage ss;
-
-	memset(&ss, 0, sizeof(ss));
-	if (strchr(text, ':')) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-		s6->sin6_family = AF_INET6;
-		ck_assert_int_eq(inet_pton(AF_INET6, text, &s6->sin6_addr), 1);
-	} else {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-		s4->sin_family = AF_INET;
-		ck_assert_int_eq(inet_pton(AF_INET, text, &s4->sin_addr), 1);
-	}
-	return ss;
-}
-
 static enum rrl_verdict check(const char *client, uint64_t now_ms)
 {
-	struct sockaddr_storage ss = sa(client);
+	socklen_t len;
+	struct sockaddr_storage ss = th_sockaddr(client, 0, &len);
 
 	return rrl_check(&r, &ss, now_ms);
 }

@@ -21,5 +21,6 @@ Suite *service_suite(void);
 Suite *rrl_suite(void);
 Suite *json_lines_suite(void);
 Suite *log_suite(void);
+Suite *snapshot_suite(void);
 
 #endif

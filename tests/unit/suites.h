@@ -22,5 +22,6 @@ Suite *rrl_suite(void);
 Suite *json_lines_suite(void);
 Suite *log_suite(void);
 Suite *snapshot_suite(void);
+Suite *registry_suite(void);
 
 #endif

@@ -23,5 +23,6 @@ Suite *json_lines_suite(void);
 Suite *log_suite(void);
 Suite *snapshot_suite(void);
 Suite *registry_suite(void);
+Suite *forward_suite(void);
 
 #endif

@@ -123,7 +123,7 @@ START_TEST(test_params_edges)
 	struct sockaddr_storage many[10];
 	struct snapshot_params p = { .domain = "cluster.local", .ns_addrs = many,
 				     .n_ns_addrs = 10, .unsynced = true };
-	char a[16];
+	char a[24];
 	socklen_t len;
 
 	for (int i = 0; i < 10; i++) {

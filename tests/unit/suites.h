@@ -24,5 +24,6 @@ Suite *log_suite(void);
 Suite *snapshot_suite(void);
 Suite *registry_suite(void);
 Suite *forward_suite(void);
+Suite *curl_ev_suite(void);
 
 #endif

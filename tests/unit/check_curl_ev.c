@@ -16,12 +16,12 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <netinet/in.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "helpers.h"
 #include "meshdns/curl_ev.h"
 #include "suites.h"
 
@@ -42,7 +42,6 @@ static struct evhttp *http;
 static uint16_t port;
 static struct curl_ev *ce;
 static unsigned requests, finished;
-static bool expired;
 
 static void ok_cb(struct evhttp_request *req, void *arg)
 {
@@ -88,22 +87,9 @@ static void teardown(void)
 	event_base_free(base);
 }
 
-static void deadline_cb(evutil_socket_t fd, short what, void *arg)
-{
-	expired = true;
-}
-
-/* Run the loop until *@p count reaches @p want or @p max_ms pass. */
 static void run_until(const unsigned *count, unsigned want, unsigned max_ms)
 {
-	struct event *t = evtimer_new(base, deadline_cb, NULL);
-	struct timeval tv = { max_ms / 1000, (suseconds_t)(max_ms % 1000) * 1000 };
-
-	expired = false;
-	evtimer_add(t, &tv);
-	while (*count < want && !expired)
-		event_base_loop(base, EVLOOP_ONCE);
-	event_free(t);
+	th_run_until(base, count, want, max_ms);
 }
 
 static size_t write_cb(char *p, size_t size, size_t n, void *arg)

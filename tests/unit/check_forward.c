@@ -375,24 +375,9 @@ static void teardown(void)
 	base = NULL;
 }
 
-static bool expired;
-
-static void deadline_cb(evutil_socket_t fd, short what, void *arg)
-{
-	expired = true;
-}
-
-/* Run the loop until *@p count reaches @p want or @p max_ms pass. */
 static void run_until(const unsigned *count, unsigned want, unsigned max_ms)
 {
-	struct event *t = evtimer_new(base, deadline_cb, NULL);
-	struct timeval tv = { max_ms / 1000, (suseconds_t)(max_ms % 1000) * 1000 };
-
-	expired = false;
-	evtimer_add(t, &tv);
-	while ((!count || *count < want) && !expired)
-		event_base_loop(base, EVLOOP_ONCE);
-	event_free(t);
+	th_run_until(base, count, want, max_ms);
 }
 
 static void run_for(unsigned ms)

@@ -5,6 +5,7 @@
  */
 #include <arpa/inet.h>
 #include <check.h>
+#include <event2/event.h>
 #include <ldns/ldns.h>
 #include <string.h>
 
@@ -64,4 +65,23 @@ void th_query(struct th_query *tq, const char *name, uint16_t type, bool edns,
 	free(w);
 	ldns_pkt_free(p);
 	ck_assert_int_eq(dns_query_parse(&tq->q, tq->wire, tq->len), DNS_PARSE_OK);
+}
+
+static void deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	*(bool *)arg = true;
+}
+
+void th_run_until(struct event_base *base, const unsigned *count, unsigned want,
+		  unsigned max_ms)
+{
+	bool expired = false;
+	struct event *t = evtimer_new(base, deadline_cb, &expired);
+	struct timeval tv = { max_ms / 1000, (suseconds_t)(max_ms % 1000) * 1000 };
+
+	ck_assert_ptr_nonnull(t);
+	evtimer_add(t, &tv);
+	while ((!count || *count < want) && !expired)
+		event_base_loop(base, EVLOOP_ONCE);
+	event_free(t);
 }

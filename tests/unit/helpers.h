@@ -2,8 +2,9 @@
  * Copyright (c) 2026 the meshdns authors
  *
  * Test helpers shared by the unit suites: endpoints and socket addresses
- * from text, and queries built with ldns (an independent encoder) then
- * parsed with dns_query_parse(). They fail the running test on error.
+ * from text, queries built with ldns (an independent encoder) then parsed
+ * with dns_query_parse(), and running a libevent loop until something
+ * happened. They fail the running test on error.
  */
 #ifndef MESHDNS_TEST_HELPERS_H
 #define MESHDNS_TEST_HELPERS_H
@@ -35,5 +36,14 @@ struct th_query {
  */
 void th_query(struct th_query *tq, const char *name, uint16_t type, bool edns,
 	      bool do_bit, uint16_t id);
+
+struct event_base;
+
+/**
+ * Run @p base until *@p count reaches @p want (NULL: never) or @p max_ms
+ * pass, whichever is first.
+ */
+void th_run_until(struct event_base *base, const unsigned *count, unsigned want,
+		  unsigned max_ms);
 
 #endif

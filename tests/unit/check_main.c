@@ -28,6 +28,7 @@ int main(void)
 	srunner_add_suite(sr, registry_suite());
 	srunner_add_suite(sr, forward_suite());
 	srunner_add_suite(sr, curl_ev_suite());
+	srunner_add_suite(sr, error_suite());
 	srunner_run_all(sr, CK_ENV);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

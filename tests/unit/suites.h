@@ -25,5 +25,6 @@ Suite *snapshot_suite(void);
 Suite *registry_suite(void);
 Suite *forward_suite(void);
 Suite *curl_ev_suite(void);
+Suite *error_suite(void);
 
 #endif

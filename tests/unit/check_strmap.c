@@ -69,9 +69,8 @@ END_TEST
 
 START_TEST(test_key_copied)
 {
-	char key[16];
+	char key[16] = "default/web";
 
-	snprintf(key, sizeof(key), "default/web");
 	put(key, &vals[0]);
 	/* the caller's buffer changes and goes: the map still has the key */
 	memset(key, 'x', sizeof(key) - 1);

@@ -128,16 +128,18 @@ static void up_send(const struct fake_up *up, int fd, const ldns_pkt *q, uint16_
 	ck_assert_int_eq(sendto(fd, buf, n, 0, (const struct sockaddr *)to, tl), (ssize_t)n);
 }
 
-/* Four replies that must be dropped, then the one to believe. */
+/* Four replies that must be dropped (their answers are the last
+ * upstream's, 10.2.x.y), then the one to believe. */
 static void spoof(struct fake_up *up, const ldns_pkt *q, const struct sockaddr_storage *from,
 		  socklen_t fl)
 {
+	const struct fake_up *evil = &ups[MAX_UP - 1];
 	uint16_t id = ldns_pkt_id(q);
 
-	up_send(up, spoof_fd, q, id, NULL, 0, false, true, 1, from, fl);   /* another port */
-	up_send(up, up->fd, q, id ^ 1, NULL, 0, false, true, 1, from, fl);	/* another ID */
-	up_send(up, up->fd, q, id, "evil.example.", 0, false, true, 1, from, fl);
-	up_send(up, up->fd, q, id, NULL, 0, false, false, 1, from, fl);	/* no QR */
+	up_send(evil, spoof_fd, q, id, NULL, 0, false, true, 1, from, fl);  /* another port */
+	up_send(evil, up->fd, q, id ^ 1, NULL, 0, false, true, 1, from, fl);	/* another ID */
+	up_send(evil, up->fd, q, id, "evil.example.", 0, false, true, 1, from, fl);
+	up_send(evil, up->fd, q, id, NULL, 0, false, false, 1, from, fl);	/* no QR */
 	up_send(up, up->fd, q, id, NULL, 0, false, true, up->n_answers, from, fl);
 }
 
@@ -601,6 +603,7 @@ START_TEST(test_spoofed)
 	free(qn);
 	ck_assert_uint_eq(ldns_pkt_id(r), 5);
 	ldns_pkt_free(r);
+	expect_reply(0, LDNS_RCODE_NOERROR, 0);
 	ck_assert_uint_eq(forwarder_stats(fwd)->dropped_replies, 4);
 }
 END_TEST
@@ -777,7 +780,6 @@ START_TEST(test_in_flight_limit)
 	struct fwd_params p = fparams(1, SLOW_MS);
 
 	p.max_in_flight = 2;
-	ups[0].mode = UP_DROP;
 	start_with(&p);
 	ask("a.example.org.", 1, 1);
 	ask("b.example.org.", 2, 2);
@@ -793,12 +795,23 @@ START_TEST(test_in_flight_limit)
 	const struct fwd_stats *st = forwarder_stats(fwd);
 	ck_assert_uint_eq(st->over_limit, 1);
 	ck_assert_uint_eq(st->coalesced, 1);
-	run_for(20);
-	ck_assert_uint_eq(ups[0].queries, 2);
+	/* answered, they make room again */
+	run_until(&n_replies, 4, SLOW_MS);
+	ck_assert_uint_eq(n_replies, 4);
+	ask("c.example.org.", 5, 5);
+	run_until(&n_replies, 5, SLOW_MS);
+	expect_reply(4, LDNS_RCODE_NOERROR, 0);
+	ck_assert_uint_eq(ups[0].queries, 3);
+	ck_assert_uint_eq(st->over_limit, 1);
 	/* deleted with queries in flight: no callbacks (and no leak) */
+	ups[0].mode = UP_DROP;
+	ask("d.example.org.", 6, 6);
+	ask("e.example.org.", 7, 7);
+	run_for(10);
+	ck_assert_uint_eq(ups[0].queries, 5);
 	forwarder_delete(fwd);
 	fwd = NULL;
-	ck_assert_uint_eq(n_replies, 1);
+	ck_assert_uint_eq(n_replies, 5);
 }
 END_TEST
 

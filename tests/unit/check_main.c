@@ -23,6 +23,16 @@ int main(void)
 	srunner_add_suite(sr, coalesce_suite());
 	srunner_add_suite(sr, dns_server_suite());
 	srunner_add_suite(sr, params_suite());
+	srunner_add_suite(sr, strmap_suite());
+	srunner_add_suite(sr, service_suite());
+	srunner_add_suite(sr, rrl_suite());
+	srunner_add_suite(sr, json_lines_suite());
+	srunner_add_suite(sr, log_suite());
+	srunner_add_suite(sr, snapshot_suite());
+	srunner_add_suite(sr, registry_suite());
+	srunner_add_suite(sr, forward_suite());
+	srunner_add_suite(sr, curl_ev_suite());
+	srunner_add_suite(sr, error_suite());
 	srunner_run_all(sr, CK_ENV);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

@@ -20,5 +20,15 @@ Suite *cache_suite(void);
 Suite *coalesce_suite(void);
 Suite *dns_server_suite(void);
 Suite *params_suite(void);
+Suite *strmap_suite(void);
+Suite *service_suite(void);
+Suite *rrl_suite(void);
+Suite *json_lines_suite(void);
+Suite *log_suite(void);
+Suite *snapshot_suite(void);
+Suite *registry_suite(void);
+Suite *forward_suite(void);
+Suite *curl_ev_suite(void);
+Suite *error_suite(void);
 
 #endif

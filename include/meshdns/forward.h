@@ -36,12 +36,15 @@ struct fwd_upstream_addr {
 	char text[64];
 };
 
+/* Upstream queries in flight at most: one 16-bit ID each, one kept free. */
+#define FWD_MAX_IN_FLIGHT	65535u
+
 struct fwd_params {
 	const struct fwd_upstream_addr *upstreams;
 	size_t n_upstreams;
 	uint32_t timeout_ms;		/* per try */
 	enum fwd_policy policy;
-	uint32_t max_in_flight;
+	uint32_t max_in_flight;		/* at most FWD_MAX_IN_FLIGHT */
 	uint16_t edns_size;		/* what we advertise to clients */
 	struct cache_params cache;
 	bool cache_enabled;

@@ -455,10 +455,14 @@ static struct pending *pending_new(struct forwarder *f, const struct dns_query *
 		free(p);
 		return NULL;
 	}
-	/* a random ID no pending query uses */
-	do
+	/* a random ID no pending query uses; with the table nearly full,
+	 * the next free one after a random start (one is always free: at
+	 * most FWD_MAX_IN_FLIGHT are pending) */
+	id = (uint16_t)sel_rng_next(&f->rng);
+	for (unsigned tries = 0; f->by_id[id] && tries < 64; tries++)
 		id = (uint16_t)sel_rng_next(&f->rng);
-	while (f->by_id[id]);
+	while (f->by_id[id])
+		id++;
 	p->id = id;
 	wbuf_init(&w, p->wire, sizeof(p->wire));
 	wbuf_u16(&w, id);
@@ -603,6 +607,12 @@ struct forwarder *forwarder_create(struct event_base *base, const struct fwd_par
 	f->policy = p->policy;
 	f->timeout_ms = p->timeout_ms ? p->timeout_ms : 1000;
 	f->max_in_flight = p->max_in_flight ? p->max_in_flight : 1024;
+	if (f->max_in_flight > FWD_MAX_IN_FLIGHT) {
+		/* pending queries are told apart by their 16-bit ID */
+		log_warn("forward: max_in_flight %u is above what 16-bit query IDs allow: %u",
+			 f->max_in_flight, FWD_MAX_IN_FLIGHT);
+		f->max_in_flight = FWD_MAX_IN_FLIGHT;
+	}
 	f->edns_size = p->edns_size;
 	f->n_up = p->n_upstreams < 32 ? p->n_upstreams : 32;
 	f->up = calloc(f->n_up ? f->n_up : 1, sizeof(*f->up));

@@ -221,7 +221,10 @@ struct snapshot *snapshot_create(const struct snapshot_params *p,
 /**
  * A snapshot with the same services as @p prev, in the same order, some of
  * them replaced by new objects with the same names: the name table is
- * copied and patched instead of rebuilt. Settings come from @p p.
+ * copied and patched instead of rebuilt. Of @p p only unsynced and rev
+ * are taken; every other setting (domain, TTLs, payload size, node name,
+ * our addresses, the policy) is @p prev's: the registry never changes
+ * them, and a change of them needs snapshot_create().
  * @return new snapshot or NULL (no memory)
  */
 struct snapshot *snapshot_update(const struct snapshot *prev, const struct snapshot_params *p,

@@ -18,13 +18,30 @@ struct curl_ev {
 	CURLM *multi;
 	struct event *timer;
 	int running;
+	struct transfer *transfers;	/* added and not done: freed on delete */
 };
 
 /* What we keep per transfer in CURLOPT_PRIVATE. */
 struct transfer {
 	curl_ev_done_cb cb;
 	void *arg;
+	CURL *easy;
+	struct transfer *prev, *next;
 };
+
+/* Forget @p t: out of the multi, out of the list, freed. */
+static void transfer_drop(struct curl_ev *ce, struct transfer *t)
+{
+	curl_multi_remove_handle(ce->multi, t->easy);
+	curl_easy_setopt(t->easy, CURLOPT_PRIVATE, NULL);
+	if (t->prev)
+		t->prev->next = t->next;
+	else
+		ce->transfers = t->next;
+	if (t->next)
+		t->next->prev = t->prev;
+	free(t);
+}
 
 /* Per socket, set with curl_multi_assign(). */
 struct sock {
@@ -44,14 +61,14 @@ static void check_done(struct curl_ev *ce)
 		CURLcode result = msg->data.result;
 		struct transfer *t = NULL;
 		curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&t);
-		curl_multi_remove_handle(ce->multi, easy);
-		curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
-		if (t) {
-			curl_ev_done_cb cb = t->cb;
-			void *arg = t->arg;
-			free(t);
-			cb(easy, result, arg);
+		if (!t) {
+			curl_multi_remove_handle(ce->multi, easy);
+			continue;
 		}
+		curl_ev_done_cb cb = t->cb;
+		void *arg = t->arg;
+		transfer_drop(ce, t);
+		cb(easy, result, arg);
 	}
 }
 
@@ -141,8 +158,11 @@ void curl_ev_delete(struct curl_ev *ce)
 {
 	if (!ce)
 		return;
-	/* transfers still added are owned by their modules, which remove
-	 * them before this; the multi cleanup closes cached connections */
+	/* transfers still added are aborted without a callback (their easy
+	 * handles stay their owners'); the multi cleanup closes cached
+	 * connections */
+	while (ce->transfers)
+		transfer_drop(ce, ce->transfers);
 	if (ce->multi)
 		curl_multi_cleanup(ce->multi);
 	if (ce->timer)
@@ -152,18 +172,28 @@ void curl_ev_delete(struct curl_ev *ce)
 
 int curl_ev_add(struct curl_ev *ce, CURL *easy, curl_ev_done_cb cb, void *arg)
 {
-	struct transfer *t = calloc(1, sizeof(*t));
+	struct transfer *t = NULL;
 
+	/* already running here: leave that transfer alone */
+	curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&t);
+	if (t)
+		return MESHDNS_EINVAL;
+	t = calloc(1, sizeof(*t));
 	if (!t)
 		return MESHDNS_ENOMEM;
 	t->cb = cb;
 	t->arg = arg;
+	t->easy = easy;
 	curl_easy_setopt(easy, CURLOPT_PRIVATE, t);
 	if (curl_multi_add_handle(ce->multi, easy) != CURLM_OK) {
 		curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
 		free(t);
 		return MESHDNS_EINVAL;
 	}
+	t->next = ce->transfers;
+	if (t->next)
+		t->next->prev = t;
+	ce->transfers = t;
 	return 0;
 }
 
@@ -172,9 +202,6 @@ void curl_ev_remove(struct curl_ev *ce, CURL *easy)
 	struct transfer *t = NULL;
 
 	curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&t);
-	if (!t)
-		return;
-	curl_multi_remove_handle(ce->multi, easy);
-	curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
-	free(t);
+	if (t)
+		transfer_drop(ce, t);
 }

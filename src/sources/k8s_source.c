@@ -274,7 +274,9 @@ static void slice_event(struct k8s_source *src, uint64_t mark,
 		}
 		return;
 	}
-	if (sl.bad_weight)
+	/* once per slice, not on every update of it (the controller
+	 * rewrites a slice each time one of its endpoints changes) */
+	if (sl.bad_weight && !(e && e->sl.bad_weight))
 		log_warn("kubernetes: EndpointSlice %s: bad meshdns.io/weight, using 100", key);
 	if (sl.skipped)
 		log_debug("kubernetes: EndpointSlice %s: %u endpoint(s) without a usable address",

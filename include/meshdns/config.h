@@ -166,11 +166,5 @@ void config_delete(struct config *cfg);
  */
 int config_parse_listen(const char *text, struct config_listen *out) MESHDNS_WUR;
 
-/** Is @p s a lowercase RFC 1123 label (a-z, 0-9, '-', 1..63 chars)? */
-bool config_is_dns1123_label(const char *s);
-
-/** Is @p s a port name (IANA_SVC_NAME: 1..15 chars of a-z0-9-, a letter, no "--")? */
-bool config_is_port_name(const char *s);
-
 
 #endif

@@ -142,36 +142,6 @@ static int map_walk(struct ctx *c, const cJSON *item, const struct json_lines *j
 
 /* ------------------------------------------------------------ validators */
 
-bool config_is_dns1123_label(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > DNS_MAX_LABEL || s[0] == '-' || s[n - 1] == '-')
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		if (!(islower((unsigned char)s[i]) || isdigit((unsigned char)s[i]) ||
-		      s[i] == '-'))
-			return false;
-	}
-	return true;
-}
-
-bool config_is_port_name(const char *s)
-{
-	size_t n = strlen(s);
-	bool letter = false;
-
-	if (n == 0 || n > 15 || s[0] == '-' || s[n - 1] == '-' || strstr(s, "--"))
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		if (islower((unsigned char)s[i]))
-			letter = true;
-		else if (!isdigit((unsigned char)s[i]) && s[i] != '-')
-			return false;
-	}
-	return letter;
-}
-
 static bool parse_port_number(const char *s, uint16_t *out)
 {
 	char *end;
@@ -536,7 +506,7 @@ static void parse_port(struct ctx *c, const cJSON *o, const char *path,
 		return;
 	s = get_string(c, o, path, "name", false);
 	subpath(p, path, "name");
-	if (s && *s && !config_is_port_name(s))
+	if (s && *s && !svc_is_port_name(s))
 		bad(c, member(o, "name"), p,
 		    "\"%s\" is not a port name (1-15 of a-z 0-9 '-', with a letter)", s);
 	port->name = dup_or_flag(c, s ? s : "");
@@ -585,7 +555,7 @@ static void parse_endpoint(struct ctx *c, const cJSON *o, const char *path,
 	s = get_string(c, o, path, "hostname", false);
 	if (s) {
 		subpath(p, path, "hostname");
-		if (!config_is_dns1123_label(s))
+		if (!svc_is_dns1123_label(s))
 			bad(c, member(o, "hostname"), p,
 			    "\"%s\" is not a DNS label (1-63 of a-z 0-9 '-')", s);
 		else
@@ -719,8 +689,10 @@ static void parse_probe(struct ctx *c, const cJSON *o, const char *path,
 			pr->status_max = (uint16_t)hi;
 		}
 	}
-	get_uint(c, o, path, "interval_ms", 100, 3600000, &pr->interval_ms);
-	get_uint(c, o, path, "timeout_ms", 10, 600000, &pr->timeout_ms);
+	get_uint(c, o, path, "interval_ms", SVC_PROBE_MIN_INTERVAL_MS,
+		 SVC_PROBE_MAX_INTERVAL_MS, &pr->interval_ms);
+	get_uint(c, o, path, "timeout_ms", SVC_PROBE_MIN_TIMEOUT_MS,
+		 SVC_PROBE_MAX_TIMEOUT_MS, &pr->timeout_ms);
 	if (pr->timeout_ms > pr->interval_ms) {
 		subpath(p, path, "timeout_ms");
 		bad(c, member(o, "timeout_ms") ? member(o, "timeout_ms") : o, p,
@@ -756,7 +728,7 @@ static void parse_service(struct ctx *c, const cJSON *o, const char *path,
 	if (s) {
 		subpath(p, path, "name");
 		/* Services are RFC 1035 labels: they must start with a letter. */
-		if (!config_is_dns1123_label(s) || !islower((unsigned char)s[0]))
+		if (!svc_is_dns1123_label(s) || !islower((unsigned char)s[0]))
 			bad(c, member(o, "name"), p,
 			    "\"%s\" is not a service name (a DNS label of a-z 0-9 '-' starting with a letter)",
 			    s);
@@ -765,7 +737,7 @@ static void parse_service(struct ctx *c, const cJSON *o, const char *path,
 	}
 	s = get_string(c, o, path, "namespace", false);
 	subpath(p, path, "namespace");
-	if (s && !config_is_dns1123_label(s))
+	if (s && !svc_is_dns1123_label(s))
 		bad(c, member(o, "namespace"), p,
 		    "\"%s\" is not a namespace name (a DNS label of a-z 0-9 '-')", s);
 	else
@@ -890,7 +862,7 @@ static void parse_k8s(struct ctx *c, const cJSON *root, struct config *cfg)
 	for (const cJSON *e = ns ? ns->child : NULL; e; e = e->next, i++) {
 		char p[PATH_LEN];
 		path_fmt(p, "kubernetes.namespaces[%zu]", i);
-		if (!cJSON_IsString(e) || !config_is_dns1123_label(e->valuestring))
+		if (!cJSON_IsString(e) || !svc_is_dns1123_label(e->valuestring))
 			bad(c, e, p, "must be a namespace name");
 		else
 			k->namespaces[i] = dup_or_flag(c, e->valuestring);

@@ -14,6 +14,8 @@
 
 #define SVC_DEFAULT_WEIGHT	100
 #define SVC_MAX_WEIGHT		10000
+#define SVC_DEFAULT_PANIC_PCT	0	/* off */
+#define SVC_DEFAULT_SLOW_START_S 0	/* off */
 
 enum svc_proto {
 	SVC_PROTO_TCP = 0,

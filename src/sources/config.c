@@ -11,12 +11,10 @@
  */
 #include "config.h"
 
-#include <arpa/inet.h>
 #include <cjson/cJSON.h>
 #include <ctype.h>
 #include <limits.h>
 #include <math.h>
-#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +29,7 @@
 #include "meshdns/dns_msg.h"
 
 #define MAX_FILE_SIZE	(64u << 20)
+#define MAX_DOMAIN	120u	/* room for HOST.SVC.NS.svc under it */
 
 /* ------------------------------------------------------------ errors */
 
@@ -515,10 +514,9 @@ void cfg_parse_domain(struct config_ctx *c, const cJSON *obj, const char *path,
 		d[--n] = '\0';
 	for (size_t i = 0; i < n; i++)
 		d[i] = (char)tolower((unsigned char)d[i]);
-	/* Leave room for HOST.SVC.NS.svc under the domain. */
-	if (n == 0 || n > 120 || dns_name_from_str(d, wire) < 0) {
+	if (n == 0 || n > MAX_DOMAIN || dns_name_from_str(d, wire) < 0) {
 		cfg_bad(c, cfg_member(obj, "domain"), "domain",
-			"\"%s\" is not a domain name (at most 120 characters)", s);
+			"\"%s\" is not a domain name (at most %u characters)", s, MAX_DOMAIN);
 		free(d);
 		return;
 	}

@@ -30,7 +30,23 @@
 #define CONFIG_DEFAULT_HTTP		"127.0.0.1:9153"
 #define CONFIG_DEFAULT_GRACE_MS		1000
 #define CONFIG_MAX_THREADS		64
+#define CONFIG_DEFAULT_THREADS		1	/* the event loop answers UDP */
 #define CONFIG_DEFAULT_COALESCE_US	400
+#define CONFIG_DEFAULT_SYNC_WAIT_MS	15000
+#define CONFIG_DEFAULT_MAX_ANSWERS	0	/* all that fit */
+#define CONFIG_DEFAULT_K8S_WATCH_TIMEOUT_S 300
+#define CONFIG_DEFAULT_K8S_PAGE_SIZE	500
+#define CONFIG_DEFAULT_FWD_TIMEOUT_MS	1000
+#define CONFIG_DEFAULT_FWD_MAX_IN_FLIGHT 1024
+#define CONFIG_DEFAULT_CACHE_MAX_ENTRIES 10000
+#define CONFIG_DEFAULT_CACHE_MIN_TTL	0
+#define CONFIG_DEFAULT_CACHE_MAX_TTL	3600
+#define CONFIG_DEFAULT_CACHE_NEG_MAX_TTL 1800
+#define CONFIG_DEFAULT_CACHE_STALE_S	3600
+#define CONFIG_DEFAULT_RRL_RATE		5000	/* responses/s per prefix */
+#define CONFIG_DEFAULT_RRL_SLIP		2
+#define CONFIG_DEFAULT_RRL_IPV4_PREFIX	24
+#define CONFIG_DEFAULT_RRL_IPV6_PREFIX	56
 
 struct config_listen {
 	struct sockaddr_storage addr;
@@ -165,12 +181,6 @@ void config_delete(struct config *cfg);
  * @return 0 or MESHDNS_EINVAL
  */
 int config_parse_listen(const char *text, struct config_listen *out) MESHDNS_WUR;
-
-/** Is @p s a lowercase RFC 1123 label (a-z, 0-9, '-', 1..63 chars)? */
-bool config_is_dns1123_label(const char *s);
-
-/** Is @p s a port name (IANA_SVC_NAME: 1..15 chars of a-z0-9-, a letter, no "--")? */
-bool config_is_port_name(const char *s);
 
 
 #endif

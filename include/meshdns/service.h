@@ -14,6 +14,8 @@
 
 #define SVC_DEFAULT_WEIGHT	100
 #define SVC_MAX_WEIGHT		10000
+#define SVC_DEFAULT_PANIC_PCT	0	/* off */
+#define SVC_DEFAULT_SLOW_START_S 0	/* off */
 
 enum svc_proto {
 	SVC_PROTO_TCP = 0,
@@ -56,6 +58,17 @@ enum svc_probe_mode {
 #define SVC_PROBE_DEFAULT_RISE		2
 #define SVC_PROBE_DEFAULT_FALL		3
 #define SVC_PROBE_DEFAULT_JITTER_PCT	10
+
+/*
+ * The probe interval and timeout a source may set: the config file's
+ * ranges, and the minimums of the meshdns.io/probe-* annotations (whose
+ * timeout is then cut to the interval). Probing an endpoint more often
+ * than ten times a second is load, not health checking.
+ */
+#define SVC_PROBE_MIN_INTERVAL_MS	100
+#define SVC_PROBE_MAX_INTERVAL_MS	3600000
+#define SVC_PROBE_MIN_TIMEOUT_MS	10
+#define SVC_PROBE_MAX_TIMEOUT_MS	600000
 
 /** How to check a service's endpoints. */
 struct svc_probe {
@@ -102,6 +115,12 @@ const char *svc_probe_type_name(enum svc_probe_type t);
 
 /** "tcp", "udp" or "sctp". */
 const char *svc_proto_name(enum svc_proto p);
+
+/** Is @p s a lowercase RFC 1123 label (a-z, 0-9, '-', 1..63 chars)? */
+bool svc_is_dns1123_label(const char *s);
+
+/** Is @p s a port name (IANA_SVC_NAME: 1..15 chars of a-z0-9-, a letter, no "--")? */
+bool svc_is_port_name(const char *s);
 
 /** Free what @p s owns (not @p s itself). */
 void svc_spec_deinit(struct svc_spec *s);

@@ -1,17 +1,22 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  * Copyright (c) 2026 the meshdns authors
  *
- * Helpers for struct svc_spec: copy, free, endpoint host labels.
+ * Helpers for struct svc_spec: copy, free, endpoint host labels, and the
+ * rules for names and probe settings that every source must follow.
  */
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "meshdns/dns_msg.h"
 #include "meshdns/error.h"
 #include "meshdns/service.h"
+
+#define SVC_MAX_PORT_NAME	15	/* IANA service names */
 
 const char *svc_proto_name(enum svc_proto p)
 {
@@ -38,6 +43,37 @@ void svc_probe_init(struct svc_probe *p)
 	p->rise = SVC_PROBE_DEFAULT_RISE;
 	p->fall = SVC_PROBE_DEFAULT_FALL;
 	p->jitter_pct = SVC_PROBE_DEFAULT_JITTER_PCT;
+}
+
+bool svc_is_dns1123_label(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > DNS_MAX_LABEL || s[0] == '-' || s[n - 1] == '-')
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (!(islower((unsigned char)s[i]) || isdigit((unsigned char)s[i]) ||
+		      s[i] == '-'))
+			return false;
+	}
+	return true;
+}
+
+bool svc_is_port_name(const char *s)
+{
+	size_t n = strlen(s);
+	bool letter = false;
+
+	if (n == 0 || n > SVC_MAX_PORT_NAME || s[0] == '-' || s[n - 1] == '-' ||
+	    strstr(s, "--"))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (islower((unsigned char)s[i]))
+			letter = true;
+		else if (!isdigit((unsigned char)s[i]) && s[i] != '-')
+			return false;
+	}
+	return letter;
 }
 
 static bool opt_str_eq(const char *a, const char *b)

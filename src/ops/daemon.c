@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "meshdns/clock.h"
+#include "meshdns/config_schema.h"
 #include "meshdns/daemon.h"
 #include "meshdns/dns_server.h"
 #include "meshdns/forward.h"
@@ -30,7 +31,6 @@
 #include "meshdns/registry.h"
 #include "meshdns/thread.h"
 
-#define SWAP(a, b) do { __typeof__(a) tmp_ = (a); (a) = (b); (b) = tmp_; } while (0)
 
 struct daemon {
 	struct config *cfg;
@@ -173,21 +173,11 @@ static int zone_cb(void *arg, const char *zone)
 	return set_policy(d, d->cfg);
 }
 
-static bool listen_equal(const struct config *a, const struct config *b)
-{
-	if (a->n_listen != b->n_listen)
-		return false;
-	for (size_t i = 0; i < a->n_listen; i++) {
-		if (strcmp(a->listen[i].text, b->listen[i].text) != 0)
-			return false;
-	}
-	return true;
-}
-
 static void reload(struct daemon *d)
 {
 	struct config_errors errs = { 0 };
 	struct config *cfg = NULL;
+	char changed[256];
 
 	log_info("reloading %s", d->cfg->path);
 	if (config_load(d->cfg->path, &cfg, &errs) < 0) {
@@ -197,14 +187,10 @@ static void reload(struct daemon *d)
 		return;
 	}
 	free(errs.text);
-	if (strcmp(cfg->domain, d->cfg->domain) != 0 || cfg->ttl_s != d->cfg->ttl_s ||
-	    cfg->negative_ttl_s != d->cfg->negative_ttl_s ||
-	    cfg->edns_buffer_size != d->cfg->edns_buffer_size ||
-	    !listen_equal(cfg, d->cfg) ||
-	    (cfg->threads != d->cfg->threads && !d->cfg->threads_cli))
-		log_warn("reload: listen, domain, ttl, edns and threads settings need a restart; kept the running ones");
-	cfg->threads = d->cfg->threads;
-	cfg->threads_cli = d->cfg->threads_cli;
+	unsigned n = config_restart_changes(d->cfg, cfg, changed, sizeof(changed));
+	if (n)
+		log_warn("reload: %s need%s a restart; kept the running value%s", changed,
+			 n == 1 ? "s" : "", n == 1 ? "" : "s");
 	if (set_policy(d, cfg) < 0 || load_services(d, cfg) < 0) {
 		log_err("reload: out of memory, keeping the running services");
 		config_delete(cfg);
@@ -221,13 +207,9 @@ static void reload(struct daemon *d)
 	if (cfg->log_level_set)
 		log_set_level(cfg->log_level);
 	log_set_json(cfg->log_json);
-	/* settings that need a restart keep their running values */
-	cfg->ttl_s = d->cfg->ttl_s;
-	cfg->negative_ttl_s = d->cfg->negative_ttl_s;
-	cfg->edns_buffer_size = d->cfg->edns_buffer_size;
-	SWAP(cfg->domain, d->cfg->domain);
-	SWAP(cfg->listen, d->cfg->listen);
-	SWAP(cfg->n_listen, d->cfg->n_listen);
+	/* settings that need a restart keep their running values (swapped:
+	 * the running domain and listen list are pointed at, and stay) */
+	config_keep_restart_values(cfg, d->cfg);
 	config_delete(d->cfg);
 	d->cfg = cfg;
 	log_info("reloaded: %zu services, snapshot %llu", registry_count(d->reg),

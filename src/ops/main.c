@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause
  * Copyright (c) 2026 the meshdns authors
  *
- * Command line: meshdns [-t] -c FILE [-l LEVEL] | -V | -h.
+ * Command line: meshdns [-t] -c FILE [-l LEVEL] | --config-keys | -V | -h.
  * The only place that calls exit().
  */
 #include "config.h"
@@ -17,16 +17,18 @@
 #include <string.h>
 
 #include "meshdns/config.h"
+#include "meshdns/config_schema.h"
 #include "meshdns/daemon.h"
 #include "meshdns/log.h"
 
 #define DEFAULT_CONFIG SYSCONFDIR "/meshdns/meshdns.conf"
+#define OPT_CONFIG_KEYS	256	/* long options without a letter */
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: meshdns [-t] [-c FILE] [-l LEVEL]\n"
-		"       meshdns -V | -h\n"
+		"       meshdns --config-keys | -V | -h\n"
 		"\n"
 		"Per-node DNS discovery and health agent for service meshes.\n"
 		"\n"
@@ -38,6 +40,9 @@ static void usage(FILE *f)
 		"  -T N, --threads N\n"
 		"            answer UDP with N worker threads (default 1, or the\n"
 		"            config's threads)\n"
+		"  --config-keys\n"
+		"            print every config key with its type, default, whether\n"
+		"            a reload applies it and what it is for, and exit\n"
 		"  -V        print the version and exit\n"
 		"  -h        print this help and exit\n"
 		"\n"
@@ -61,6 +66,7 @@ int main(int argc, char **argv)
 		{ "test", no_argument, NULL, 't' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "threads", required_argument, NULL, 'T' },
+		{ "config-keys", no_argument, NULL, OPT_CONFIG_KEYS },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -93,6 +99,9 @@ int main(int argc, char **argv)
 			}
 			level_set = true;
 			break;
+		case OPT_CONFIG_KEYS:
+			config_schema_print(stdout);
+			return 0;
 		case 'V':
 			printf("%s %s\n", PACKAGE_NAME, PACKAGE_VERSION);
 			return 0;

@@ -14,7 +14,6 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "meshdns/config.h"
 #include "meshdns/k8s_decode.h"
 #include "k8s_json.h"
 
@@ -108,16 +107,17 @@ int k8s_parse_probe(const char *s, struct svc_probe *p)
 	return 0;
 }
 
-/* One annotation; a bad value is counted and the default kept. */
-static void annotation_duration(const cJSON *ann, const char *key, uint32_t *out,
-				unsigned *bad)
+/* One annotation; a bad value (or one below @p min) is counted and the
+ * default kept. */
+static void annotation_duration(const cJSON *ann, const char *key, uint32_t min,
+				uint32_t *out, unsigned *bad)
 {
 	const char *v = str_at(ann, key, NULL);
 	uint32_t ms;
 
 	if (!v)
 		return;
-	if (k8s_parse_duration_ms(v, &ms) == 0 && ms >= 10)
+	if (k8s_parse_duration_ms(v, &ms) == 0 && ms >= min)
 		*out = ms;
 	else
 		(*bad)++;
@@ -166,7 +166,7 @@ int k8s_decode_service(const cJSON *obj, struct k8s_service *out, char err[K8S_E
 		snprintf(err, K8S_ERR_LEN, "Service without metadata.name/namespace");
 		return MESHDNS_EMALF;
 	}
-	if (!config_is_dns1123_label(name) || !config_is_dns1123_label(ns)) {
+	if (!svc_is_dns1123_label(name) || !svc_is_dns1123_label(ns)) {
 		snprintf(err, K8S_ERR_LEN, "Service %s/%s: name is not a DNS label", ns, name);
 		return MESHDNS_EMALF;
 	}
@@ -185,10 +185,10 @@ int k8s_decode_service(const cJSON *obj, struct k8s_service *out, char err[K8S_E
 			out->bad_annotations++;
 		}
 	}
-	annotation_duration(ann, ANN_PREFIX "probe-interval", &out->probe.interval_ms,
-			    &out->bad_annotations);
-	annotation_duration(ann, ANN_PREFIX "probe-timeout", &out->probe.timeout_ms,
-			    &out->bad_annotations);
+	annotation_duration(ann, ANN_PREFIX "probe-interval", SVC_PROBE_MIN_INTERVAL_MS,
+			    &out->probe.interval_ms, &out->bad_annotations);
+	annotation_duration(ann, ANN_PREFIX "probe-timeout", SVC_PROBE_MIN_TIMEOUT_MS,
+			    &out->probe.timeout_ms, &out->bad_annotations);
 	n = out->probe.rise;
 	annotation_count(ann, ANN_PREFIX "probe-rise", 100, &n, &out->bad_annotations);
 	out->probe.rise = (uint16_t)(n ? n : 1);
@@ -251,7 +251,7 @@ static int decode_endpoint(const cJSON *e, int family, struct k8s_endpoint *out)
 	out->serving = bool_at(cond, "serving", out->ready);
 	out->terminating = bool_at(cond, "terminating", false);
 	h = str_at(e, "hostname", NULL);
-	if (h && config_is_dns1123_label(h) && dup_str(&out->hostname, h) < 0)
+	if (h && svc_is_dns1123_label(h) && dup_str(&out->hostname, h) < 0)
 		return MESHDNS_ENOMEM;
 	if (dup_str(&out->node, str_at(e, "nodeName", NULL)) < 0 ||
 	    dup_str(&out->zone, str_at(e, "zone", NULL)) < 0)
@@ -317,7 +317,7 @@ int k8s_decode_slice(const cJSON *obj, struct k8s_slice *out, char err[K8S_ERR_L
 			if (!cJSON_IsNumber(num) || num->valuedouble < 1 || num->valuedouble > 65535)
 				continue;	/* a port-less slice entry: nothing to offer */
 			struct svc_port *sp = &out->ports[out->n_ports];
-			if (dup_str(&sp->name, pn && config_is_port_name(pn) ? pn : "") < 0)
+			if (dup_str(&sp->name, pn && svc_is_port_name(pn) ? pn : "") < 0)
 				goto nomem;
 			sp->port = (uint16_t)num->valuedouble;
 			sp->proto = parse_proto(str_at(p, "protocol", NULL));

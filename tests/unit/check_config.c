@@ -266,16 +266,16 @@ END_TEST
 
 START_TEST(test_labels)
 {
-	ck_assert(config_is_dns1123_label("a-1"));
-	ck_assert(!config_is_dns1123_label("-a"));
-	ck_assert(!config_is_dns1123_label("a-"));
-	ck_assert(!config_is_dns1123_label("A"));
-	ck_assert(!config_is_dns1123_label(""));
-	ck_assert(config_is_port_name("http"));
-	ck_assert(config_is_port_name("h2c-1"));
-	ck_assert(!config_is_port_name("123"));
-	ck_assert(!config_is_port_name("a--b"));
-	ck_assert(!config_is_port_name("abcdefghijklmnop"));
+	ck_assert(svc_is_dns1123_label("a-1"));
+	ck_assert(!svc_is_dns1123_label("-a"));
+	ck_assert(!svc_is_dns1123_label("a-"));
+	ck_assert(!svc_is_dns1123_label("A"));
+	ck_assert(!svc_is_dns1123_label(""));
+	ck_assert(svc_is_port_name("http"));
+	ck_assert(svc_is_port_name("h2c-1"));
+	ck_assert(!svc_is_port_name("123"));
+	ck_assert(!svc_is_port_name("a--b"));
+	ck_assert(!svc_is_port_name("abcdefghijklmnop"));
 }
 END_TEST
 

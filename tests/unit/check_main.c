@@ -12,6 +12,7 @@ int main(void)
 	SRunner *sr = srunner_create(config_suite());
 	int failed;
 
+	srunner_add_suite(sr, config_schema_suite());
 	srunner_add_suite(sr, dns_msg_suite());
 	srunner_add_suite(sr, answer_suite());
 	srunner_add_suite(sr, probe_suite());

@@ -9,6 +9,7 @@
 #include <check.h>
 
 Suite *config_suite(void);
+Suite *config_schema_suite(void);
 Suite *dns_msg_suite(void);
 Suite *answer_suite(void);
 Suite *probe_suite(void);

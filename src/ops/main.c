@@ -51,16 +51,19 @@ static void usage(FILE *f)
 		DEFAULT_CONFIG);
 }
 
-int main(int argc, char **argv)
-{
-	const char *path = DEFAULT_CONFIG;
-	bool check_only = false, level_set = false;
-	enum log_level level = LOG_LEVEL_INFO;
-	struct config_errors errs = { 0 };
-	struct config *cfg = NULL;
-	struct daemon *d;
-	int opt, r;
+/* What the command line asks for. */
+struct cli {
+	const char *path;
+	bool check_only;
+	bool level_set;
+	enum log_level level;
+	unsigned long threads;		/* 0: the config's */
+};
 
+/* @return -1 to go on, else the exit status (an option that answers
+ * itself, or a bad command line) */
+static int parse_cli(int argc, char **argv, struct cli *o)
+{
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "test", no_argument, NULL, 't' },
@@ -71,33 +74,34 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	unsigned long threads = 0;
 	char *end;
+	int opt;
 
 	while ((opt = getopt_long(argc, argv, "c:tl:T:Vh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'T':
 			errno = 0;
-			threads = strtoul(optarg, &end, 10);
-			if (errno || *end || !*optarg || threads < 1 || threads > CONFIG_MAX_THREADS) {
+			o->threads = strtoul(optarg, &end, 10);
+			if (errno || *end || !*optarg || o->threads < 1 ||
+			    o->threads > CONFIG_MAX_THREADS) {
 				fprintf(stderr, "meshdns: --threads %s: not a number from 1 to %d\n",
 					optarg, CONFIG_MAX_THREADS);
 				return 2;
 			}
 			break;
 		case 'c':
-			path = optarg;
+			o->path = optarg;
 			break;
 		case 't':
-			check_only = true;
+			o->check_only = true;
 			break;
 		case 'l':
-			if (log_level_parse(optarg, &level) < 0) {
+			if (log_level_parse(optarg, &o->level) < 0) {
 				fprintf(stderr, "meshdns: -l %s: not debug, info, warn or error\n",
 					optarg);
 				return 2;
 			}
-			level_set = true;
+			o->level_set = true;
 			break;
 		case OPT_CONFIG_KEYS:
 			config_schema_print(stdout);
@@ -118,31 +122,50 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	return -1;
+}
 
-	r = config_load(path, &cfg, &errs);
+/* Load the config; with -t say whether it is valid. @return -1 to run
+ * *cfg, else the exit status */
+static int load(const struct cli *o, struct config **cfg)
+{
+	struct config_errors errs = { 0 };
+	int r = config_load(o->path, cfg, &errs);
+
 	if (r < 0) {
 		if (errs.text)
 			fputs(errs.text, stderr);
 		else
-			fprintf(stderr, "meshdns: %s: %s\n", path, meshdns_strerror(r));
-		if (check_only)
-			fprintf(stderr, "%s: %u error%s\n", path, errs.count,
+			fprintf(stderr, "meshdns: %s: %s\n", o->path, meshdns_strerror(r));
+		if (o->check_only)
+			fprintf(stderr, "%s: %u error%s\n", o->path, errs.count,
 				errs.count == 1 ? "" : "s");
 		free(errs.text);
 		return 1;
 	}
 	free(errs.text);
-	if (check_only) {
-		printf("%s: ok (%zu services)\n", path, cfg->n_services);
-		config_delete(cfg);
+	if (o->check_only) {
+		printf("%s: ok (%zu services)\n", o->path, (*cfg)->n_services);
+		config_delete(*cfg);
 		return 0;
 	}
+	return -1;
+}
 
-	if (threads) {
-		cfg->threads = (uint32_t)threads;
+int main(int argc, char **argv)
+{
+	struct cli o = { .path = DEFAULT_CONFIG, .level = LOG_LEVEL_INFO };
+	struct config *cfg = NULL;
+	struct daemon *d;
+	int r;
+
+	if ((r = parse_cli(argc, argv, &o)) >= 0 || (r = load(&o, &cfg)) >= 0)
+		return r;
+	if (o.threads) {
+		cfg->threads = (uint32_t)o.threads;
 		cfg->threads_cli = true;
 	}
-	log_set_level(level_set ? level : cfg->log_level_set ? cfg->log_level : level);
+	log_set_level(o.level_set ? o.level : cfg->log_level_set ? cfg->log_level : o.level);
 	log_set_json(cfg->log_json);
 	signal(SIGPIPE, SIG_IGN);
 	/* probes and TCP clients need descriptors: take what we may */

@@ -333,14 +333,16 @@ wait "$CWPID" 2>/dev/null
 expect_eq "$?" "18" "the dropped watch was cut without the final chunk (curl: partial transfer)"
 
 # stream faults: a broken JSON line, then an event split over three chunks
-api_bg "/api/v1/namespaces/zz/services?watch=1&resourceVersion=$CUR&timeoutSeconds=2" --raw -N >"$TMP/raw.out" &
+# (the watch ends by its timeout: long enough for the three control
+# requests below to land inside it on a loaded machine)
+api_bg "/api/v1/namespaces/zz/services?watch=1&resourceVersion=$CUR&timeoutSeconds=8" --raw -N >"$TMP/raw.out" &
 CWPID=$!
 BGPIDS+=("$CWPID")
 wait_until 50 open_watches_ge 1
 ctl POST /inject '{"action": "malformed", "path_prefix": "/api/v1/namespaces/zz/"}' >/dev/null
 ctl POST /inject '{"action": "split", "path_prefix": "/api/v1/namespaces/zz/", "count": 1}' >/dev/null
 ctl POST /objects '{"kind": "Service", "metadata": {"name": "late", "namespace": "zz"}, "spec": {"type": "ClusterIP"}}' >/dev/null
-wait_until 50 curl_gone
+wait_until 150 curl_gone
 wait "$CWPID" 2>/dev/null
 expect_eq "$(python3 -c '
 import json, sys

@@ -44,6 +44,14 @@ dnsperf_pcts() {
 			printf "%.3f %.3f\n", p50 / 1000, p99 / 1000 }' "$1"
 }
 
+# server_sample NAME: "CPU_TICKS SERVER_CORE_BUSY TOTAL CLIENT_CORE_BUSY
+# TOTAL SECONDS": the server's CPU so far (over the processes it has now),
+# both cores' ticks, the time
+server_sample() {
+	SRV_PIDS[$1]=$(tree_pids "${SRV_ROOT[$1]}" | tr '\n' ' ')
+	echo "$(srv_do "$1" cpu_ticks) $(core_ticks "$SERVER_CPU") $(core_ticks "$CLIENT_CPU") $(date +%s.%N)"
+}
+
 # measure NAME OUT DNSPERF-ARGS...: one dnsperf run against server NAME
 # (SRV_PORT, SRV_PIDS), its output in OUT. Sets, besides DP_*:
 #   M_USQ  server CPU us per answered query ("-" if none answered)
@@ -57,20 +65,12 @@ measure() {
 	local name=$1 out=$2 c0 c1 sb0 st0 sb1 st1 cb0 ct0 cb1 ct1 t0 t1 rc=0 verbose=0 a
 	shift 2
 	for a in "$@"; do [ "$a" = -v ] && verbose=1; done
-	server_refresh "$name"
-	c0=$(srv_do "$name" cpu_ticks)
-	read -r sb0 st0 < <(core_ticks "$SERVER_CPU")
-	read -r cb0 ct0 < <(core_ticks "$CLIENT_CPU")
-	t0=$(date +%s.%N)
+	read -r c0 sb0 st0 cb0 ct0 t0 < <(server_sample "$name")
 	# in the background and waited for, so that a signal stops the run at once
 	taskset -c "$CLIENT_CPU" dnsperf -s 127.0.0.1 -p "${SRV_PORT[$name]}" -d "$QUERIES" \
 		-c 8 -T 1 "$@" >"$out" 2>&1 &
 	wait "$!" || rc=$?
-	t1=$(date +%s.%N)
-	server_refresh "$name"
-	c1=$(srv_do "$name" cpu_ticks)
-	read -r sb1 st1 < <(core_ticks "$SERVER_CPU")
-	read -r cb1 ct1 < <(core_ticks "$CLIENT_CPU")
+	read -r c1 sb1 st1 cb1 ct1 t1 < <(server_sample "$name")
 	[ "$rc" = 0 ] || warn "dnsperf exited $rc against $name (see $out)"
 	dnsperf_parse "$out"
 	M_P50=- M_P99=-
@@ -79,10 +79,10 @@ measure() {
 		[ "$BENCH_KEEP" = 1 ] || : >"$out"	# the per-query lines are big
 	fi
 	read -r M_USQ M_SRV M_CLI M_OTH M_LOSTP M_OFFERED < <(awk -v c=$((c1 - c0)) -v hz="$BENCH_HZ" \
-		-v done="$DP_DONE" -v sent="$DP_SENT" -v lost="$DP_LOST" -v t="$t1 - $t0" \
+		-v done="$DP_DONE" -v sent="$DP_SENT" -v lost="$DP_LOST" -v t0="$t0" -v t1="$t1" \
 		-v sb=$((sb1 - sb0)) -v st=$((st1 - st0)) -v cb=$((cb1 - cb0)) -v ct=$((ct1 - ct0)) \
 		-v rt="$DP_RUNTIME" 'BEGIN {
-			split(t, w, " - "); wall = w[1] - w[2]; if (wall <= 0) wall = 1
+			wall = t1 - t0; if (wall <= 0) wall = 1
 			usq = done ? sprintf("%.2f", 1e6 * c / hz / done) : "-"
 			srv = 100 * c / hz / wall
 			oth = st ? 100 * sb / st - srv : 0; if (oth < 0) oth = 0

@@ -204,9 +204,10 @@ check_mesh() {
 	return $bad
 }
 
-# server_start NAME PORT CPUS WANT CMD...: start a DNS server (logs in
-# $BENCH_WORK/NAME/log), wait up to 30 s until it answers (WANT "mesh":
-# svc-0's three addresses; "any": any answer at all, for the floor),
+# server_start NAME PORT CPUS READY CMD...: start a DNS server (logs in
+# $BENCH_WORK/NAME/log), wait up to 30 s until it answers (READY "mesh":
+# svc-0's three addresses; "any": any answer at all, for the floor; a
+# name: an A answer for it),
 # re-pin all its threads to CPUS and record its PIDs in SRV_PIDS[NAME]
 server_start() {
 	local name=$1 port=$2 cpus=$3 ready=$4 pid i got
@@ -221,9 +222,12 @@ server_start() {
 			tail -n 5 "$BENCH_WORK/$name/log" >&2
 			return 1
 		fi
-		got=$(dig_status "$port" svc-0.default.svc.mesh.local A)
-		if [ "$ready" = any ] && [ -n "$got" ]; then break; fi
-		[ "$got" = "NOERROR 3" ] && break
+		case "$ready" in
+		mesh) [ "$(dig_status "$port" svc-0.default.svc.mesh.local A)" = "NOERROR 3" ] && break ;;
+		any) [ -n "$(dig_status "$port" svc-0.default.svc.mesh.local A)" ] && break ;;
+		*) got=$(dig_status "$port" "$ready" A)
+			[ "${got%% *}" = NOERROR ] && [ "${got#* }" != 0 ] && break ;;
+		esac
 		sleep 0.2
 	done
 	[ "$i" -lt 150 ] || { warn "$name did not answer on 127.0.0.1:$port in 30 s"; return 1; }

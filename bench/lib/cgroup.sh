@@ -88,6 +88,8 @@ cg_cleanup() {
 			echo "$p" >"$CG_HOME/cgroup.procs" 2>/dev/null || true
 		done <"$d/cgroup.procs"
 	done
-	for d in "$CG_ROOT"/*/; do [ -d "$d" ] && rmdir "$d"; done
+	for d in "$CG_ROOT"/*/; do
+		[ ! -d "$d" ] || rmdir "$d" || warn "could not remove $d"
+	done
 	rmdir "$CG_ROOT" || warn "could not remove $CG_ROOT"
 }

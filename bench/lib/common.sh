@@ -125,7 +125,10 @@ pin_threads() {
 bench_stop_pids() {
 	local e i left
 	for e in "$@"; do
-		[ "$(proc_start "${e%%:*}")" = "${e#*:}" ] && kill -TERM "${e%%:*}" 2>/dev/null
+		# || true: it may exit between the look and the kill (NSD's
+		# children go when their parent does), and set -e must not end
+		# the cleanup half way
+		[ "$(proc_start "${e%%:*}")" != "${e#*:}" ] || kill -TERM "${e%%:*}" 2>/dev/null || true
 	done
 	for ((i = 0; i < 50; i++)); do
 		left=0
@@ -138,7 +141,7 @@ bench_stop_pids() {
 	for e in "$@"; do
 		if [ "$(proc_start "${e%%:*}")" = "${e#*:}" ]; then
 			warn "PID ${e%%:*} ignored SIGTERM: SIGKILL"
-			kill -KILL "${e%%:*}" 2>/dev/null
+			kill -KILL "${e%%:*}" 2>/dev/null || true
 		fi
 	done
 	return 0

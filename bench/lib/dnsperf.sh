@@ -21,6 +21,14 @@
 
 CLIENT_CPU=${CLIENT_CPU:-0}
 SERVER_CPU=${SERVER_CPU:-1}
+DP_PID=""	# the dnsperf running now: stopped first on exit
+
+dnsperf_stop() {
+	[ -n "$DP_PID" ] || return 0
+	kill -TERM "$DP_PID" 2>/dev/null || true
+	wait "$DP_PID" 2>/dev/null || true
+}
+BENCH_CLEANUPS+=(dnsperf_stop)
 
 # dnsperf_parse FILE: set DP_SENT DP_DONE DP_LOST DP_QPS DP_AVG_MS
 # DP_RUNTIME from dnsperf's statistics
@@ -69,7 +77,9 @@ measure() {
 	# in the background and waited for, so that a signal stops the run at once
 	taskset -c "$CLIENT_CPU" dnsperf -s 127.0.0.1 -p "${SRV_PORT[$name]}" -d "$QUERIES" \
 		-c 8 -T 1 "$@" >"$out" 2>&1 &
-	wait "$!" || rc=$?
+	DP_PID=$!
+	wait "$DP_PID" || rc=$?
+	DP_PID=""
 	read -r c1 sb1 st1 cb1 ct1 t1 < <(server_sample "$name")
 	[ "$rc" = 0 ] || warn "dnsperf exited $rc against $name (see $out)"
 	dnsperf_parse "$out"

@@ -44,6 +44,8 @@ peers_install() {
 	(
 		# shellcheck source=scripts/lib.sh
 		. "$BENCH_TOP/scripts/lib.sh"
+		# no one to answer apt-get's question: as CI does, say yes
+		[ -t 0 ] || export CI=1
 		install_missing_packages "${absent[@]}"
 	) || exit 1
 	for p in "${absent[@]}"; do

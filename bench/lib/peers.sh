@@ -47,7 +47,7 @@ peers_install() {
 		# no one to answer apt-get's question: as CI does, say yes
 		[ -t 0 ] || export CI=1
 		install_missing_packages "${absent[@]}"
-	) || exit 1
+	) >&2 || exit 1	# apt-get's lines are not the benchmark's output
 	for p in "${absent[@]}"; do
 		case " ${PEER_SERVICE[*]} " in *" $p "*) ;; *) continue ;; esac
 		if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$p" 2>/dev/null; then
